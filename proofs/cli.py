@@ -1,0 +1,222 @@
+"""The ``loopmlp`` command line. Handlers take their output streams so tests can capture them.
+
+Exit codes (also in ``--help``):
+  0  every obligation proved (or the command succeeded)
+  1  something was refuted
+  2  usage error, bad input, or an internal error of the checker
+  3  something unknown (timeout, too large) and nothing refuted
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from typing import IO, Any
+
+from verify.engines import METHODS, Options
+from verify.errors import InternalError, LoopmlpError
+from verify.result import Result, Verdict, combine, summary
+
+EXIT_OK, EXIT_REFUTED, EXIT_USAGE, EXIT_UNKNOWN = 0, 1, 2, 3
+EXIT_CODES = """exit codes:
+  0  all proved (or success)
+  1  something refuted
+  2  usage error, malformed input, or internal error
+  3  something unknown and nothing refuted"""
+
+
+def version() -> str:
+    """The installed version of loopmlp."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as v
+
+    try:
+        return v("loopmlp")
+    except PackageNotFoundError:  # running from a source tree
+        return "0.0.0+src"
+
+
+def verdict_exit(verdict: Verdict) -> int:
+    """Exit code of a combined verdict."""
+    return {Verdict.PROVED: EXIT_OK, Verdict.REFUTED: EXIT_REFUTED,
+            Verdict.UNKNOWN: EXIT_UNKNOWN}[verdict]
+
+
+class _Usage(LoopmlpError):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so ``main`` owns every exit code."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise _Usage(f"{self.prog}: {message}")
+
+
+def results_json(results: Sequence[Result], seconds: float) -> dict[str, Any]:
+    """The ``prove --json`` document."""
+    return {
+        "tool": "loopmlp",
+        "version": version(),
+        "seconds": round(seconds, 3),
+        "results": [r.to_json() for r in results],
+        "summary": summary(results),
+    }
+
+
+def _progress(enabled: bool, stream: IO[str]) -> Any:
+    """A rich progress display on ``stream``, or a no-op when disabled."""
+    if not enabled:
+        return nullcontext(None)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import TimeElapsedColumn
+
+    console = Console(file=stream)
+    if not console.is_terminal:
+        return nullcontext(None)
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=True)
+
+
+def cmd_prove(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    """Run the registered obligations and print one line each, then a summary."""
+    from proofs.registry import all_entries, run_entry, select
+
+    entries = select(all_entries(), args.only, args.all)
+    if not entries:
+        raise _Usage(f"--only {' '.join(args.only or [])!r}: no obligation matches")
+    json_to_stdout = args.json == "-"
+    quiet = args.quiet or json_to_stdout
+    lines = err if json_to_stdout else out
+    results: list[Result] = []
+    t0 = time.perf_counter()
+    with _progress(not quiet, err) as bar:
+        task = bar.add_task("proving", total=len(entries)) if bar else None
+        for entry in entries:
+            sub = None
+            if bar is not None:
+                sub = bar.add_task(entry.name, total=None)
+
+            def tick(done: int, total: int, sub: Any = sub) -> None:
+                if bar is not None:
+                    bar.update(sub, completed=done, total=total)
+
+            opts = Options(args.method, args.timeout, progress=tick)
+            r = run_entry(entry, opts)
+            results.append(r)
+            if bar is not None:
+                bar.remove_task(sub)
+                bar.advance(task)
+            if not quiet or r.verdict is not Verdict.PROVED:
+                if not json_to_stdout or not args.quiet:
+                    print(r.line(), file=lines, flush=True)
+    seconds = time.perf_counter() - t0
+    s = summary(results)
+    if not args.quiet:
+        print(f"{len(results)} obligations: {s['proved']} proved, {s['refuted']} refuted, "
+              f"{s['unknown']} unknown in {seconds:.1f}s", file=lines)
+    doc = results_json(results, seconds)
+    if args.json:
+        _write_json(args.json, doc, out)
+    if getattr(args, "junit", None):
+        from proofs.report import write_junit
+
+        write_junit(args.junit, results)
+    return verdict_exit(combine(results))
+
+
+def _write_json(path: str, doc: dict[str, Any], out: IO[str]) -> None:
+    text = json.dumps(doc, indent=2)
+    if path == "-":
+        out.write(text + "\n")
+        return
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+    except OSError as e:
+        raise LoopmlpError(f"{path}: cannot write ({e.strerror})") from None
+
+
+def cmd_list(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    """List registered obligation names."""
+    from proofs.registry import all_entries, select
+
+    for e in select(all_entries(), args.only, True):
+        print(e.name + ("  (slow)" if e.slow else ""), file=out)
+    return EXIT_OK
+
+
+Handler = Callable[[argparse.Namespace, IO[str], IO[str]], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (subcommands register their handler as ``func``)."""
+    p = _Parser(prog="loopmlp", description="Exact verification of looped ReLU-MLP computers.",
+                epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"loopmlp {version()}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    pr = sub.add_parser("prove", help="check the registered obligations", epilog=EXIT_CODES,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    pr.add_argument("--only", action="append", metavar="PATTERN",
+                    help="glob over obligation names (repeatable), e.g. 'gadget/*'")
+    pr.add_argument("--method", choices=METHODS, default="auto",
+                    help="checking method (auto: exhaustive for small domains, else factorised "
+                    "or smt)")
+    pr.add_argument("--timeout", type=float, default=60.0, metavar="S",
+                    help="seconds per obligation for the solver (default 60)")
+    pr.add_argument("--json", metavar="FILE", help="write results as JSON ('-' for stdout)")
+    pr.add_argument("--junit", metavar="FILE", help="write results as JUnit XML")
+    pr.add_argument("--all", action="store_true", help="include the slow obligations")
+    pr.add_argument("--quiet", action="store_true", help="print only what is not proved")
+    pr.set_defaults(func=cmd_prove)
+
+    ls = sub.add_parser("list", help="list the registered obligations")
+    ls.add_argument("--only", action="append", metavar="PATTERN")
+    ls.set_defaults(func=cmd_list)
+
+    for extra in _EXTRA_COMMANDS:
+        extra(sub)
+    return p
+
+
+_EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+
+
+def main(argv: Sequence[str] | None = None, out: IO[str] | None = None,
+         err: IO[str] | None = None) -> int:
+    """Entry point: parse, dispatch, and map every error to a documented exit code."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        args = build_parser().parse_args(list(argv) if argv is not None else None)
+        handler: Handler = args.func
+        return handler(args, out, err)
+    except SystemExit as e:  # --help / --version
+        return int(e.code or 0)
+    except InternalError as e:
+        print(f"loopmlp: internal error: {e}", file=err)
+        return EXIT_USAGE
+    except LoopmlpError as e:
+        print(f"loopmlp: error: {e}", file=err)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("loopmlp: interrupted", file=err)
+        return EXIT_USAGE
+    except Exception as e:  # noqa: BLE001 - the promise is: no traceback, exit 2
+        if os.environ.get("LOOPMLP_DEBUG"):
+            raise
+        print(f"loopmlp: internal error: {type(e).__name__}: {e} "
+              "(set LOOPMLP_DEBUG=1 for a traceback)", file=err)
+        return EXIT_USAGE
+
+
+def entry_point() -> None:
+    """Console script."""
+    sys.exit(main())

@@ -1,0 +1,287 @@
+"""Input domains: bit vectors, words, one-hot sets, integer ranges, products, constraints.
+
+A domain is a finite set of assignments to named integer coordinates. Every domain can
+
+- count its box (``count``, a Python int, possibly astronomically large),
+- decode member indices ``0 <= i < count`` into rows of values (``decode``), so enumeration is a
+  vectorised mixed-radix decode of ``arange`` chunks,
+- give its bounding box (``box``) for the interval bounds of exact evaluation,
+- state itself to z3 (``z3_constraints``), and
+- give a hypothesis strategy over its members (``strategy``).
+
+A :class:`Constrained` domain keeps the box of its base and filters members by a predicate
+written against :mod:`verify.ops`, so the same predicate runs on numpy batches and on z3 terms.
+Coverage is counted over the box: points the predicate excludes are covered vacuously.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import ParameterError
+from .layout import bit_names
+
+
+class Domain:
+    """Base class; subclasses fill in the five views described in the module docstring."""
+
+    names: tuple[str, ...]
+
+    @property
+    def count(self) -> int:
+        raise NotImplementedError
+
+    def decode(self, idx: np.ndarray) -> np.ndarray:
+        """Rows (len(idx), len(names)) of int64 values for member indices ``idx``."""
+        raise NotImplementedError
+
+    def box(self) -> list[tuple[int, int]]:
+        raise NotImplementedError
+
+    def z3_constraints(self, v: Mapping[str, Any]) -> list[Any]:
+        raise NotImplementedError
+
+    def strategy(self) -> Any:
+        raise NotImplementedError
+
+    def accept(self, values: Mapping[str, Any]) -> Any:
+        """Predicate over a batch (or z3 terms); True everywhere unless constrained."""
+        return True
+
+    def words(self) -> dict[str, tuple[str, ...]]:
+        """Groups of coordinates that read as one unsigned word (LSB first), for display."""
+        return {}
+
+    def chunks(self, chunk: int, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        """Members ``start..stop`` in chunks of at most ``chunk`` rows."""
+        stop = self.count if stop is None else stop
+        for lo in range(start, stop, chunk):
+            yield self.decode(np.arange(lo, min(lo + chunk, stop), dtype=np.int64))
+
+    def describe(self) -> str:
+        return f"{type(self).__name__}({len(self.names)} coordinates, {self.count} points)"
+
+
+@dataclass(frozen=True)
+class Bits(Domain):
+    """Independent {0,1} coordinates."""
+
+    names: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.names:
+            raise ParameterError("names", self.names, "at least one coordinate")
+
+    @property
+    def count(self) -> int:
+        return 1 << len(self.names)
+
+    def decode(self, idx: np.ndarray) -> np.ndarray:
+        shifts = np.arange(len(self.names), dtype=np.int64)
+        return (idx[:, None] >> shifts[None, :]) & 1
+
+    def box(self) -> list[tuple[int, int]]:
+        return [(0, 1)] * len(self.names)
+
+    def z3_constraints(self, v: Mapping[str, Any]) -> list[Any]:
+        import z3
+
+        return [z3.Or(v[n] == 0, v[n] == 1) for n in self.names]
+
+    def strategy(self) -> Any:
+        from hypothesis import strategies as st
+
+        return st.fixed_dictionaries({n: st.integers(0, 1) for n in self.names})
+
+
+def Word(prefix: str, bits: int) -> Bits:  # noqa: N802 - reads as a type, like Bits
+    """An unsigned ``bits``-bit word stored as bits ``prefix.bit[i]``, LSB first."""
+    if bits < 1:
+        raise ParameterError("bits", bits, "bits >= 1")
+    return _WordBits(tuple(bit_names(prefix, bits)), prefix)
+
+
+@dataclass(frozen=True)
+class _WordBits(Bits):
+    prefix: str = ""
+
+    def words(self) -> dict[str, tuple[str, ...]]:
+        return {self.prefix: self.names}
+
+
+@dataclass(frozen=True)
+class OneHot(Domain):
+    """Exactly one of the coordinates is 1, the others 0."""
+
+    names: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.names:
+            raise ParameterError("names", self.names, "at least one coordinate")
+
+    @property
+    def count(self) -> int:
+        return len(self.names)
+
+    def decode(self, idx: np.ndarray) -> np.ndarray:
+        return (idx[:, None] == np.arange(len(self.names))[None, :]).astype(np.int64)
+
+    def box(self) -> list[tuple[int, int]]:
+        return [(0, 1)] * len(self.names)
+
+    def z3_constraints(self, v: Mapping[str, Any]) -> list[Any]:
+        import z3
+
+        cs = [z3.Or(v[n] == 0, v[n] == 1) for n in self.names]
+        return cs + [z3.Sum(*[v[n] for n in self.names]) == 1]
+
+    def strategy(self) -> Any:
+        from hypothesis import strategies as st
+
+        names = self.names
+        return st.integers(0, len(names) - 1).map(
+            lambda k: {n: int(i == k) for i, n in enumerate(names)}
+        )
+
+
+@dataclass(frozen=True)
+class IntRange(Domain):
+    """One integer coordinate in [lo, hi]."""
+
+    name: str
+    lo: int
+    hi: int
+    names: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.hi < self.lo:
+            raise ParameterError("hi", self.hi, f"hi >= lo = {self.lo}")
+        object.__setattr__(self, "names", (self.name,))
+
+    @property
+    def count(self) -> int:
+        return self.hi - self.lo + 1
+
+    def decode(self, idx: np.ndarray) -> np.ndarray:
+        return (idx + self.lo)[:, None]
+
+    def box(self) -> list[tuple[int, int]]:
+        return [(self.lo, self.hi)]
+
+    def z3_constraints(self, v: Mapping[str, Any]) -> list[Any]:
+        return [v[self.name] >= self.lo, v[self.name] <= self.hi]
+
+    def strategy(self) -> Any:
+        from hypothesis import strategies as st
+
+        return st.integers(self.lo, self.hi).map(lambda k: {self.name: k})
+
+
+@dataclass(frozen=True)
+class Product(Domain):
+    """The Cartesian product of domains over disjoint coordinates (first factor varies fastest)."""
+
+    factors: tuple[Domain, ...]
+    names: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        names: list[str] = []
+        for f in self.factors:
+            names.extend(f.names)
+        if len(set(names)) != len(names):
+            dup = next(n for n in names if names.count(n) > 1)
+            raise ParameterError("factors", dup, "disjoint coordinates in a product")
+        object.__setattr__(self, "names", tuple(names))
+
+    @property
+    def count(self) -> int:
+        total = 1
+        for f in self.factors:
+            total *= f.count
+        return total
+
+    def decode(self, idx: np.ndarray) -> np.ndarray:
+        cols = []
+        rest = idx
+        for f in self.factors:
+            c = f.count
+            cols.append(f.decode(rest % c))
+            rest = rest // c
+        return np.concatenate(cols, axis=1)
+
+    def box(self) -> list[tuple[int, int]]:
+        return [b for f in self.factors for b in f.box()]
+
+    def z3_constraints(self, v: Mapping[str, Any]) -> list[Any]:
+        return [c for f in self.factors for c in f.z3_constraints(v)]
+
+    def strategy(self) -> Any:
+        from hypothesis import strategies as st
+
+        def merge(parts: Sequence[dict[str, int]]) -> dict[str, int]:
+            out: dict[str, int] = {}
+            for p in parts:
+                out.update(p)
+            return out
+
+        return st.tuples(*[f.strategy() for f in self.factors]).map(merge)
+
+    def accept(self, values: Mapping[str, Any]) -> Any:
+        from .ops import logical_and
+
+        return logical_and(*[f.accept(values) for f in self.factors])
+
+    def words(self) -> dict[str, tuple[str, ...]]:
+        out: dict[str, tuple[str, ...]] = {}
+        for f in self.factors:
+            out.update(f.words())
+        return out
+
+
+@dataclass(frozen=True)
+class Constrained(Domain):
+    """A base domain restricted by a predicate (written with :mod:`verify.ops`)."""
+
+    base: Domain
+    predicate: Callable[[Mapping[str, Any]], Any]
+    description: str
+    names: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", self.base.names)
+
+    @property
+    def count(self) -> int:
+        return self.base.count
+
+    def decode(self, idx: np.ndarray) -> np.ndarray:
+        return self.base.decode(idx)
+
+    def box(self) -> list[tuple[int, int]]:
+        return self.base.box()
+
+    def z3_constraints(self, v: Mapping[str, Any]) -> list[Any]:
+        return self.base.z3_constraints(v) + [self.predicate(v)]
+
+    def strategy(self) -> Any:
+        return self.base.strategy().filter(lambda d: bool(self.predicate(d)))
+
+    def accept(self, values: Mapping[str, Any]) -> Any:
+        from .ops import logical_and
+
+        return logical_and(self.base.accept(values), self.predicate(values))
+
+    def words(self) -> dict[str, tuple[str, ...]]:
+        return self.base.words()
+
+    def describe(self) -> str:
+        return f"{self.base.describe()} where {self.description}"
+
+
+def product(*factors: Domain) -> Domain:
+    """A product of the factors (a single factor is returned as it is)."""
+    return factors[0] if len(factors) == 1 else Product(tuple(factors))

@@ -1,0 +1,442 @@
+"""Exact integer ReLU networks: layers x <- ReLU(W x + b), stored sparse, with named coordinates.
+
+Orientation is fixed once, here: ``W[out, in]``. Every constructor checks it (a dense matrix
+must have shape (len(outputs), len(inputs)); a sparse entry's row must index an output and its
+column an input), so a transposed matrix is refused where it is built.
+
+Evaluation is exact. Before a batch is evaluated, interval arithmetic over the input box gives,
+for every unit, a bound on the magnitude of every partial sum of ``W x + b`` (sum |W_ij| |x_j| +
+|b_i|, which bounds every partial sum in any order of accumulation). From that bound the cheapest
+exact arithmetic is chosen:
+
+- float32 matrix products when every partial sum is below 2^24 (every integer up to 2^24 is a
+  float32, so every product and every rounding step is exact),
+- float64 below 2^53, for the same reason,
+- int64 below 2^63,
+- Python integers (numpy object arrays) beyond that.
+
+The choice is computed, never assumed, and :meth:`Network.plan` reports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from .errors import ParameterError, ShapeError
+from .layout import Layout
+
+INT64_LIMIT = 1 << 62  # keep a factor 2 of head-room below 2^63
+EXACT_LIMITS: tuple[tuple[str, int], ...] = (
+    ("float32", 1 << 24),
+    ("float64", 1 << 53),
+    ("int64", INT64_LIMIT),
+)
+
+
+def _as_int(value: Any, what: str) -> int:
+    """An exact Python int from an int-like value; a non-integral value is refused."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return int(value)
+    raise ParameterError(what, value, "an integer weight (the proof paths are exact)")
+
+
+def _fits_int64(values: Iterable[int]) -> bool:
+    return all(-INT64_LIMIT < v < INT64_LIMIT for v in values)
+
+
+@dataclass(frozen=True, eq=False)
+class Layer:
+    """One layer ``y = ReLU(W x + b)`` (or ``y = W x + b`` when ``relu`` is False).
+
+    ``rows``/``cols``/``vals`` are the nonzero entries of ``W[out, in]`` (Python ints, exact);
+    ``bias`` has one Python int per output. ``label`` says which stage or gadget owns the layer.
+    """
+
+    inputs: Layout
+    outputs: Layout
+    rows: tuple[int, ...]
+    cols: tuple[int, ...]
+    vals: tuple[int, ...]
+    bias: tuple[int, ...]
+    relu: bool = True
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        n_in, n_out = len(self.inputs), len(self.outputs)
+        if not len(self.rows) == len(self.cols) == len(self.vals):
+            raise ShapeError(
+                f"layer {self.label!r}: {len(self.rows)} rows, {len(self.cols)} cols and "
+                f"{len(self.vals)} values given for the nonzero entries; they must match"
+            )
+        if len(self.bias) != n_out:
+            raise ShapeError(
+                f"layer {self.label!r}: bias has {len(self.bias)} entries for {n_out} outputs"
+            )
+        bad_r = [r for r in self.rows if not 0 <= r < n_out]
+        bad_c = [c for c in self.cols if not 0 <= c < n_in]
+        if bad_r or bad_c:
+            hint = ""
+            if bad_r and all(0 <= r < n_in for r in self.rows) and all(
+                0 <= c < n_out for c in self.cols
+            ):
+                hint = " (the entries look transposed: W is W[out, in])"
+            raise ShapeError(
+                f"layer {self.label!r}: entry W[{(bad_r or self.rows)[0]}, "
+                f"{(bad_c or self.cols)[0]}] lies outside W[out, in] of shape "
+                f"({n_out}, {n_in}){hint}"
+            )
+
+    # ---------------------------------------------------------------- construction
+    @classmethod
+    def from_entries(
+        cls,
+        inputs: Layout,
+        outputs: Layout,
+        entries: Iterable[tuple[int, int, Any]],
+        bias: Sequence[Any] | None = None,
+        *,
+        relu: bool = True,
+        label: str = "",
+    ) -> Layer:
+        """Build from (row, col, value) triples of ``W[out, in]``; repeated entries add up."""
+        acc: dict[tuple[int, int], int] = {}
+        for r, c, v in entries:
+            key = (int(r), int(c))
+            acc[key] = acc.get(key, 0) + _as_int(v, f"W[{r}, {c}]")
+        keys = sorted(k for k, v in acc.items() if v != 0)
+        b = tuple(_as_int(v, f"b[{i}]") for i, v in enumerate(bias)) if bias is not None else (
+            (0,) * len(outputs)
+        )
+        return cls(
+            inputs,
+            outputs,
+            tuple(k[0] for k in keys),
+            tuple(k[1] for k in keys),
+            tuple(acc[k] for k in keys),
+            b,
+            relu,
+            label,
+        )
+
+    @classmethod
+    def from_dense(
+        cls,
+        weight: Any,
+        bias: Any,
+        inputs: Layout,
+        outputs: Layout,
+        *,
+        relu: bool = True,
+        label: str = "",
+    ) -> Layer:
+        """Build from a dense ``W[out, in]``; a matrix of the transposed shape is refused."""
+        w = np.asarray(weight, dtype=object)
+        want = (len(outputs), len(inputs))
+        if w.ndim != 2 or w.shape != want:
+            hint = " (it looks transposed: W is W[out, in])" if w.shape == want[::-1] else ""
+            raise ShapeError(
+                f"layer {label!r}: W has shape {w.shape} but W[out, in] needs {want} for "
+                f"{want[0]} outputs and {want[1]} inputs{hint}"
+            )
+        b = list(np.asarray(bias, dtype=object).reshape(-1))
+        if len(b) != want[0]:
+            raise ShapeError(f"layer {label!r}: bias has {len(b)} entries for {want[0]} outputs")
+        entries = ((r, c, w[r, c]) for r, c in zip(*np.nonzero(w != 0)))
+        return cls.from_entries(inputs, outputs, entries, b, relu=relu, label=label)
+
+    @classmethod
+    def from_rows(
+        cls,
+        inputs: Layout,
+        outputs: Layout,
+        rows: Mapping[str, tuple[Mapping[str, Any], Any]],
+        *,
+        relu: bool = True,
+        label: str = "",
+    ) -> Layer:
+        """Build by name: ``rows[out_name] = ({in_name: weight, ...}, bias)``.
+
+        Outputs without a row compute 0 (all-zero weights and bias).
+        """
+        entries: list[tuple[int, int, Any]] = []
+        bias: list[Any] = [0] * len(outputs)
+        for out_name, (coeffs, b) in rows.items():
+            r = outputs.index(out_name)
+            bias[r] = b
+            entries.extend((r, inputs.index(n), v) for n, v in coeffs.items())
+        return cls.from_entries(inputs, outputs, entries, bias, relu=relu, label=label)
+
+    @classmethod
+    def identity(cls, layout: Layout, *, label: str = "identity") -> Layer:
+        """ReLU(x) = x on non-negative states: the pass-through layer of a padded budget."""
+        n = len(layout)
+        return cls(layout, layout, tuple(range(n)), tuple(range(n)), (1,) * n, (0,) * n, True,
+                   label)
+
+    # ---------------------------------------------------------------- views
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(outputs, inputs), the shape of W[out, in]."""
+        return (len(self.outputs), len(self.inputs))
+
+    @property
+    def nnz(self) -> int:
+        """Number of nonzero weights."""
+        return len(self.vals)
+
+    @cached_property
+    def is_identity(self) -> bool:
+        """True when the layer is exactly ReLU(x) on the same coordinates."""
+        n = len(self.inputs)
+        return (
+            self.inputs == self.outputs
+            and self.nnz == n
+            and self.rows == tuple(range(n))
+            and self.cols == tuple(range(n))
+            and all(v == 1 for v in self.vals)
+            and not any(self.bias)
+        )
+
+    @cached_property
+    def _int64_ok(self) -> bool:
+        return _fits_int64(self.vals) and _fits_int64(self.bias)
+
+    @cached_property
+    def csr(self) -> sp.csr_matrix:
+        """W as an int64 CSR matrix (only when every weight fits)."""
+        if not self._int64_ok:
+            raise ShapeError(f"layer {self.label!r}: weights do not fit int64")
+        return sp.csr_matrix(
+            (np.array(self.vals, dtype=np.int64), (np.array(self.rows, dtype=np.int64),
+                                                   np.array(self.cols, dtype=np.int64))),
+            shape=self.shape,
+            dtype=np.int64,
+        )
+
+    @cached_property
+    def bias64(self) -> np.ndarray:
+        """The bias as int64."""
+        return np.array(self.bias, dtype=np.int64)
+
+    def _float_matrix(self, dtype: type) -> Any:
+        m = self.csr.astype(dtype)
+        n_out, n_in = self.shape
+        # Dense products are far faster for the small, fairly full layers of gadgets.
+        return m.toarray().T if n_out * n_in <= 1 << 22 else m.T.tocsr()
+
+    @cached_property
+    def _f32(self) -> Any:
+        return self._float_matrix(np.float32)
+
+    @cached_property
+    def _f64(self) -> Any:
+        return self._float_matrix(np.float64)
+
+    def row(self, name: str) -> tuple[dict[str, int], int]:
+        """The weights and bias of one output unit, by name."""
+        r = self.outputs.index(name)
+        names = self.inputs.names
+        coeffs = {names[c]: v for rr, c, v in zip(self.rows, self.cols, self.vals) if rr == r}
+        return coeffs, self.bias[r]
+
+    # ---------------------------------------------------------------- evaluation
+    def preactivation_bounds(
+        self, lo: np.ndarray, hi: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Exact (lo, hi, partial-sum bound) of every unit's pre-activation over a box.
+
+        Arrays are numpy object arrays of Python ints, so no bound can overflow.
+        """
+        n_out = len(self.outputs)
+        out_lo = np.array(self.bias, dtype=object)
+        out_hi = np.array(self.bias, dtype=object)
+        mag = np.array([abs(b) for b in self.bias], dtype=object)
+        if self.nnz:
+            rows = np.array(self.rows, dtype=np.int64)
+            cols = np.array(self.cols, dtype=np.int64)
+            vals = np.array(self.vals, dtype=object)
+            lo_c, hi_c = lo[cols], hi[cols]
+            pos = vals > 0
+            add_lo = np.where(pos, vals * lo_c, vals * hi_c)
+            add_hi = np.where(pos, vals * hi_c, vals * lo_c)
+            absx = np.maximum(np.abs(lo_c), np.abs(hi_c))
+            add_mag = np.abs(vals) * absx
+            for target, add in ((out_lo, add_lo), (out_hi, add_hi), (mag, add_mag)):
+                np.add.at(target, rows, add)
+        assert len(out_lo) == n_out
+        return out_lo, out_hi, mag
+
+    def apply(self, x: np.ndarray, arithmetic: str) -> np.ndarray:
+        """Apply to a batch ``x`` of shape (batch, inputs) in the named exact arithmetic."""
+        if arithmetic == "python":
+            out = self._apply_python(x)
+        elif arithmetic == "int64":
+            out = np.asarray((self.csr @ x.T).T) + self.bias64
+        else:
+            dtype = np.float32 if arithmetic == "float32" else np.float64
+            m = self._f32 if arithmetic == "float32" else self._f64
+            y = np.asarray(x.astype(dtype, copy=False) @ m)
+            out = y.astype(np.int64) + self.bias64
+        if self.relu:
+            out = np.maximum(out, 0)
+        return out
+
+    def _apply_python(self, x: np.ndarray) -> np.ndarray:
+        xo = np.asarray(x, dtype=object)
+        out = np.empty((xo.shape[0], len(self.outputs)), dtype=object)
+        out[:] = np.array(self.bias, dtype=object)
+        for r, c, v in zip(self.rows, self.cols, self.vals):
+            out[:, r] = out[:, r] + v * xo[:, c]
+        return out
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a batch over a box will be evaluated, and why that is exact."""
+
+    arithmetic: str  # float32 | float64 | int64 | python
+    max_partial_sum: int  # largest bound on any partial sum of any layer over the box
+    layer_bounds: tuple[tuple[int, int], ...]  # per layer: (min pre-activation, max pre-act.)
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """A sequence of layers whose layouts chain: layer i's outputs are layer i+1's inputs."""
+
+    layers: tuple[Layer, ...]
+    name: str = "network"
+
+    def __post_init__(self) -> None:
+        if not self.layers:
+            raise ShapeError(f"network {self.name!r}: needs at least one layer")
+        for i in range(len(self.layers) - 1):
+            a, b = self.layers[i], self.layers[i + 1]
+            if a.outputs != b.inputs:
+                raise ShapeError(
+                    f"network {self.name!r}: layer {i} ({a.label!r}) writes "
+                    f"{len(a.outputs)} coordinates but layer {i + 1} ({b.label!r}) reads "
+                    f"{len(b.inputs)} different ones"
+                )
+
+    @property
+    def inputs(self) -> Layout:
+        """Input coordinates."""
+        return self.layers[0].inputs
+
+    @property
+    def outputs(self) -> Layout:
+        """Output coordinates."""
+        return self.layers[-1].outputs
+
+    @property
+    def depth(self) -> int:
+        """Number of ReLU layers."""
+        return sum(1 for layer in self.layers if layer.relu)
+
+    @property
+    def nnz(self) -> int:
+        """Nonzero weights over all layers."""
+        return sum(layer.nnz for layer in self.layers)
+
+    @property
+    def parameters(self) -> int:
+        """Nonzero weights plus nonzero biases."""
+        return sum(layer.nnz + sum(1 for b in layer.bias if b) for layer in self.layers)
+
+    @property
+    def widest(self) -> int:
+        """Widest layer output."""
+        return max(len(layer.outputs) for layer in self.layers)
+
+    def then(self, other: Network, name: str | None = None) -> Network:
+        """Composition: first ``self``, then ``other``."""
+        return Network(self.layers + other.layers, name or f"{self.name}>{other.name}")
+
+    # ---------------------------------------------------------------- bounds
+    def plan(self, box: Sequence[tuple[int, int]]) -> Plan:
+        """Interval bounds over the input box, and the cheapest exact arithmetic they allow."""
+        if len(box) != len(self.inputs):
+            raise ShapeError(
+                f"network {self.name!r}: box has {len(box)} intervals for "
+                f"{len(self.inputs)} inputs"
+            )
+        lo = np.array([int(a) for a, _ in box], dtype=object)
+        hi = np.array([int(b) for _, b in box], dtype=object)
+        worst = max([abs(v) for v in lo] + [abs(v) for v in hi] + [0])
+        per_layer = []
+        for layer in self.layers:
+            plo, phi, mag = layer.preactivation_bounds(lo, hi)
+            worst = max(worst, max(mag, default=0))
+            per_layer.append((int(min(plo, default=0)), int(max(phi, default=0))))
+            if layer.relu:
+                lo = np.maximum(plo, 0)
+                hi = np.maximum(phi, 0)
+            else:
+                lo, hi = plo, phi
+        arith = "python"
+        if all(layer._int64_ok for layer in self.layers):
+            for name, limit in EXACT_LIMITS:
+                if worst < limit:
+                    arith = name
+                    break
+        return Plan(arith, int(worst), tuple(per_layer))
+
+    # ---------------------------------------------------------------- evaluation
+    def forward(self, x: np.ndarray, arithmetic: str) -> np.ndarray:
+        """Evaluate a batch (batch, inputs) in the given arithmetic (see :meth:`plan`)."""
+        if arithmetic == "python":
+            x = np.asarray(x, dtype=object)
+        elif x.dtype != np.int64:
+            x = x.astype(np.int64)
+        for layer in self.layers:
+            x = layer.apply(x, arithmetic)
+        return x
+
+    def forward_exact(self, point: Mapping[str, int]) -> dict[str, int]:
+        """One input, by name, in plain Python integers: the reference forward pass."""
+        missing = [n for n in self.inputs if n not in point]
+        if missing:
+            raise ParameterError("point", f"<{len(point)} values>", f"a value for {missing[0]}")
+        x = [int(point[n]) for n in self.inputs]
+        for layer in self.layers:
+            acc = list(layer.bias)
+            for r, c, v in zip(layer.rows, layer.cols, layer.vals):
+                acc[r] += v * x[c]
+            x = [max(a, 0) for a in acc] if layer.relu else acc
+        return dict(zip(self.outputs.names, x))
+
+    def forward_z3(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """The network over z3 terms (ReLU as ``If(x > 0, x, 0)``), by name."""
+        import z3
+
+        x = [inputs[n] for n in self.inputs]
+        for layer in self.layers:
+            terms: list[list[Any]] = [[] for _ in range(len(layer.outputs))]
+            for r, c, v in zip(layer.rows, layer.cols, layer.vals):
+                terms[r].append(x[c] if v == 1 else v * x[c])
+            pre = []
+            for r, ts in enumerate(terms):
+                b = layer.bias[r]
+                if not ts:
+                    pre.append(z3.IntVal(b, _ctx(inputs)))
+                    continue
+                s = ts[0] if len(ts) == 1 else z3.Sum(*ts)
+                pre.append(s + b if b else s)
+            x = [z3.If(p > 0, p, 0) for p in pre] if layer.relu else pre
+        return dict(zip(self.outputs.names, x))
+
+
+def _ctx(inputs: Mapping[str, Any]) -> Any:
+    for v in inputs.values():
+        return v.ctx
+    return None
