@@ -72,6 +72,9 @@ from verify.ops import signed
 DEFAULT_BITS = 16
 """Word width when neither the caller nor the file's ``.size`` directive sets one."""
 
+MAX_FILE_BYTES = 1 << 24
+"""Largest ``.sq`` file :func:`load` reads (16 MiB), so a device or a huge file cannot hang it."""
+
 RESERVED = frozenset({"subleq", "halt", "self"})
 """Names that cannot be labels."""
 
@@ -91,8 +94,16 @@ _EXPECT_BODY_RE = re.compile(rf"{_SP}{_REF}{_SP}={_SP}(?P<value>{_INT}){_SP}")
 _MAX_LITERAL = 80  # characters; far more than any 64-bit literal needs
 
 
-class _Bad(Exception):
+class _LineError(Exception):
     """A problem with one line; the caller attaches path and line number."""
+
+
+class _LocatedError(Exception):
+    """A problem already tied to a line (e.g. a label reported where it was defined)."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(reason)
+        self.line, self.reason = line, reason
 
 
 def _show(token: str) -> str:
@@ -103,7 +114,7 @@ def _show(token: str) -> str:
 def _int(token: str) -> int:
     """Parse an integer literal already matched by ``_INT``."""
     if len(token) > _MAX_LITERAL:
-        raise _Bad(f"integer {_show(token)} is too long")
+        raise _LineError(f"integer {_show(token)} is too long")
     sign, body = (-1, token[1:]) if token[0] == "-" else (1, token.lstrip("+"))
     prefix = body[:2].lower()
     base = 16 if prefix == "0x" else 2 if prefix == "0b" else 10
@@ -148,7 +159,8 @@ class _Ins:
 def _operand(text: str) -> _Operand:
     m = _OPERAND_RE.fullmatch(text)
     if m is None:
-        raise _Bad(f"bad operand {_show(text)}: need an address, a label or label+k")
+        hint = "; separate operands with commas" if _WS_RE.search(text) else ""
+        raise _LineError(f"bad operand {_show(text)}: need an address, a label or label+k{hint}")
     if m["num"] is not None:
         return _Operand(text, None, 0, _int(m["num"]))
     offset = 0
@@ -181,7 +193,7 @@ class _Parser:
             self.directive(lineno, body)
             return
         if self.section is None:
-            raise _Bad("line outside any section: write .data or .code first")
+            raise _LineError("line outside any section: write .data or .code first")
         while (m := _LABEL_RE.match(body)) is not None:
             self.label(lineno, m[1])
             body = body[m.end() :]
@@ -196,39 +208,41 @@ class _Parser:
         head, *rest = _WS_RE.split(body)
         if head in (".data", ".code"):
             if rest:
-                raise _Bad(f"{head} takes nothing after it, got {_show(' '.join(rest))}")
+                raise _LineError(f"{head} takes nothing after it, got {_show(' '.join(rest))}")
             self.flush_pending()
             self.section = head[1:]
         elif head == ".size":
             if not rest:
-                raise _Bad(".size needs words=, bits= or slots=")
+                raise _LineError(".size needs words=, bits= or slots=")
             for item in rest:
                 m = _SIZE_RE.fullmatch(item)
                 if m is None:
-                    raise _Bad(f"bad .size item {_show(item)}: need words=, bits= or slots=")
+                    raise _LineError(f"bad .size item {_show(item)}: need words=, bits= or slots=")
                 name = m[1]
                 if name in self.sizes:
-                    raise _Bad(f"{name} set twice in .size (first on line {self.sizes[name][1]})")
+                    raise _LineError(
+                        f"{name} set twice in .size (first on line {self.sizes[name][1]})"
+                    )
                 try:
                     value = check_size_field(name, _int(m[2]))
                 except ParameterError as e:
-                    raise _Bad(str(e)) from None
+                    raise _LineError(str(e)) from None
                 self.sizes[name] = (value, lineno)
         else:
-            raise _Bad(f"unknown directive {_show(head)}: need .data, .code or .size")
+            raise _LineError(f"unknown directive {_show(head)}: need .data, .code or .size")
 
     def label(self, lineno: int, name: str) -> None:
         if name in RESERVED:
-            raise _Bad(f"{_show(name)} is reserved and cannot be a label")
+            raise _LineError(f"{_show(name)} is reserved and cannot be a label")
         if name in self.labels or any(name == p for p, _ in self.pending):
             first = self.labels[name][2] if name in self.labels else dict(self.pending)[name]
-            raise _Bad(f"duplicate label {_show(name)} (first defined on line {first})")
+            raise _LineError(f"duplicate label {_show(name)} (first defined on line {first})")
         self.pending.append((name, lineno))
 
     def flush_pending(self) -> None:
         if self.pending:
             name, lineno = self.pending[0]
-            raise _Located(lineno, f"label {_show(name)} labels nothing in its section")
+            raise _LocatedError(lineno, f"label {_show(name)} labels nothing in its section")
 
     def attach(self, kind: str, index: int) -> None:
         for name, lineno in self.pending:
@@ -238,10 +252,10 @@ class _Parser:
     def data_line(self, lineno: int, body: str) -> None:
         tokens = _WS_RE.split(body)
         if tokens[0] in ("subleq", "halt"):
-            raise _Bad(f"instruction {_show(tokens[0])} in .data section: write .code first")
+            raise _LineError(f"instruction {_show(tokens[0])} in .data section: write .code first")
         for tok in tokens:
             if _INT_RE.fullmatch(tok) is None:
-                raise _Bad(f"bad data value {_show(tok)}: need an integer")
+                raise _LineError(f"bad data value {_show(tok)}: need an integer")
         for tok in tokens:
             self.attach("data", len(self.data))
             self.data.append((lineno, _int(tok)))
@@ -251,31 +265,25 @@ class _Parser:
         op, rest = parts[0], (parts[1] if len(parts) > 1 else "")
         if op == "halt":
             if rest:
-                raise _Bad(f"halt takes no operands, got {_show(rest)}")
+                raise _LineError(f"halt takes no operands, got {_show(rest)}")
             operands = None
         elif op == "subleq":
             texts = [t.strip(" \t\r\f\v") for t in rest.split(",")] if rest else []
+            operands = [_operand(t) for t in texts if t]
+            if len(operands) < len(texts):
+                raise _LineError("empty operand: operands are separated by single commas")
             if len(texts) < 2:
-                raise _Bad(f"missing operand: subleq needs 2 or 3 operands, got {len(texts)}")
+                raise _LineError(f"missing operand: subleq needs 2 or 3 operands, got {len(texts)}")
             if len(texts) > 3:
-                raise _Bad(f"too many operands: subleq needs 2 or 3 operands, got {len(texts)}")
-            if any(not t for t in texts):
-                raise _Bad("empty operand: operands are separated by single commas")
-            operands = [_operand(t) for t in texts]
+                raise _LineError(
+                    f"too many operands: subleq needs 2 or 3 operands, got {len(texts)}"
+                )
         elif _INT_RE.fullmatch(op) is not None:
-            raise _Bad("data value in .code section: write .data first")
+            raise _LineError("data value in .code section: write .data first")
         else:
-            raise _Bad(f"unknown instruction {_show(op)}: need subleq or halt")
+            raise _LineError(f"unknown instruction {_show(op)}: need subleq or halt")
         self.attach("code", len(self.code))
         self.code.append(_Ins(lineno, operands))
-
-
-class _Located(Exception):
-    """A problem already tied to a line (e.g. a label reported where it was defined)."""
-
-    def __init__(self, line: int, reason: str) -> None:
-        super().__init__(reason)
-        self.line, self.reason = line, reason
 
 
 def _check_option(name: str, value: int | None) -> int | None:
@@ -307,13 +315,13 @@ def assemble(
         for lineno, raw in enumerate(text.split("\n"), start=1):
             try:
                 parser.line(lineno, raw)
-            except _Bad as e:
-                raise _Located(lineno, str(e)) from None
+            except _LineError as e:
+                raise _LocatedError(lineno, str(e)) from None
         parser.flush_pending()
         if not parser.code:
             raise InputError(path, None, "empty program: no instructions in .code")
         return _finish(parser, options, text, path)
-    except _Located as e:
+    except _LocatedError as e:
         raise InputError(path, e.line, e.reason) from None
 
 
@@ -336,12 +344,14 @@ def _finish(p: _Parser, options: dict[str, int | None], text: str, path: str) ->
         if op.name == "self":
             kind, base = "code", slot
         elif op.name not in p.labels:
-            raise _Bad(f"unknown label {_show(op.name)}")
+            raise _LineError(f"unknown label {_show(op.name)}")
         else:
             kind, base, _ = p.labels[op.name]
         if kind != want:
             need = "a data address" if want == "data" else "a code slot"
-            raise _Bad(f"{_show(op.name)} is a {kind} label; operand {_show(op.text)} needs {need}")
+            raise _LineError(
+                f"{_show(op.name)} is a {kind} label; operand {_show(op.text)} needs {need}"
+            )
         return base + op.offset
 
     # Data operands a, b (need no sizes).
@@ -352,11 +362,11 @@ def _finish(p: _Parser, options: dict[str, int | None], text: str, path: str) ->
             continue
         try:
             ab.append((resolve(ins.operands[0], "data", 0), resolve(ins.operands[1], "data", 0)))
-        except _Bad as e:
+        except _LineError as e:
             problems.append((ins.line, str(e)))
             ab.append(None)
     if problems:
-        raise _Located(*min(problems))
+        raise _LocatedError(*min(problems))
 
     # The zero word for halt: never written except by subleq z, z.
     halts = [ins.line for ins in p.code if ins.operands is None]
@@ -408,7 +418,7 @@ def _finish(p: _Parser, options: dict[str, int | None], text: str, path: str) ->
         else:
             try:
                 targets.append(resolve(ins.operands[2], "code", j))
-            except _Bad as e:
+            except _LineError as e:
                 problems.append((ins.line, str(e)))
                 targets.append(0)
     need_slots = max([2, len(p.code), *(c + 1 for c in targets if c is not None)])
@@ -424,13 +434,15 @@ def _finish(p: _Parser, options: dict[str, int | None], text: str, path: str) ->
         if c is not None and not 0 <= c < n_slots:
             problems.append((ins.line, f"slot {c} out of range for slots={n_slots}"))
     if problems:
-        raise _Located(*min(problems))
+        raise _LocatedError(*min(problems))
 
     size = MachineSize(n_words, n_bits, n_slots)
-    code = []
+    code: list[tuple[int, int, int]] = []
     for j, (pair, c) in enumerate(zip(ab, targets, strict=True)):
-        a, b = pair if pair is not None else (zero, zero)
-        code.append((a, b, (j + 1) % n_slots if c is None else c))
+        if pair is None:  # halt; a failed resolution was raised above
+            assert zero is not None
+            pair = (zero, zero)
+        code.append((*pair, (j + 1) % n_slots if c is None else c))
     state = make_state(size, [v % top for _, v in p.data], code, pc=0)
     data_labels = {n: i for n, (k, i, _) in p.labels.items() if k == "data"}
     code_labels = {n: i for n, (k, i, _) in p.labels.items() if k == "code"}
@@ -445,16 +457,20 @@ def load(
 ) -> Program:
     """Read and assemble a ``.sq`` file (UTF-8, an optional byte-order mark is ignored).
 
-    A file that cannot be read (missing, a directory, no permission) or is not UTF-8 raises
-    :class:`~verify.errors.InputError` naming the path.
+    A file that cannot be read (missing, a directory, no permission), is larger than
+    :data:`MAX_FILE_BYTES` or is not UTF-8 raises :class:`~verify.errors.InputError` naming the
+    path.
     """
     name = os.fsdecode(path) if isinstance(path, (str, bytes, os.PathLike)) else str(path)
     try:
-        raw = Path(name).read_bytes()
+        with Path(name).open("rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
     except OSError as e:
         raise InputError(name, None, f"cannot read file: {e.strerror or e}") from None
     except ValueError as e:  # e.g. an embedded NUL in the path
         raise InputError(name, None, f"cannot read file: {e}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise InputError(name, None, f"file larger than {MAX_FILE_BYTES} bytes")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -479,7 +495,7 @@ def _expectations(text: str, path: str) -> list[tuple[int, str, str, int, int]]:
         try:
             offset = 0 if body["off"] is None else _int(body["off"])
             value = _int(body["value"])
-        except _Bad as e:
+        except _LineError as e:
             raise InputError(path, lineno, str(e)) from None
         offset = -offset if body["sign"] == "-" else offset
         name = body["name"]
@@ -557,8 +573,12 @@ def disassemble(program: Program) -> str:
         )
 
     lines = []
-    if program.source is not None:
-        lines += [f"; expect: {key} = {value}" for key, value in expected(program.source).items()]
+    if program.source is not None:  # expect lines are comments: carried over verbatim
+        lines += [
+            raw.strip(" \t\r\f\v")
+            for raw in program.source.split("\n")
+            if _EXPECT_RE.fullmatch(raw)
+        ]
     lines += [f".size words={size.words} bits={size.bits} slots={size.slots}", ".data"]
     last_data = max([-1, *(i for i, v in enumerate(state.memory) if v), *data_names], default=-1)
     for addr in range(last_data + 1):

@@ -15,7 +15,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from contextlib import nullcontext, redirect_stdout
 from typing import IO, Any
 
 from verify.engines import METHODS, Options
@@ -47,7 +47,7 @@ def verdict_exit(verdict: Verdict) -> int:
             Verdict.UNKNOWN: EXIT_UNKNOWN}[verdict]
 
 
-class _Usage(LoopmlpError):
+class _UsageError(LoopmlpError):
     pass
 
 
@@ -55,7 +55,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so ``main`` owns every exit code."""
 
     def error(self, message: str) -> Any:  # type: ignore[override]
-        raise _Usage(f"{self.prog}: {message}")
+        prog = self.prog.removeprefix("loopmlp").strip()
+        raise _UsageError(f"{prog}: {message}" if prog else message)
 
 
 def results_json(results: Sequence[Result], seconds: float) -> dict[str, Any]:
@@ -74,8 +75,7 @@ def _progress(enabled: bool, stream: IO[str]) -> Any:
     if not enabled:
         return nullcontext(None)
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-    from rich.progress import TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = Console(file=stream)
     if not console.is_terminal:
@@ -90,7 +90,7 @@ def cmd_prove(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 
     entries = select(all_entries(), args.only, args.all)
     if not entries:
-        raise _Usage(f"--only {' '.join(args.only or [])!r}: no obligation matches")
+        raise _UsageError(f"--only {' '.join(args.only or [])!r}: no obligation matches")
     json_to_stdout = args.json == "-"
     quiet = args.quiet or json_to_stdout
     lines = err if json_to_stdout else out
@@ -195,7 +195,9 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None,
     out = out or sys.stdout
     err = err or sys.stderr
     try:
-        args = build_parser().parse_args(list(argv) if argv is not None else None)
+        parser = build_parser()
+        with redirect_stdout(out):  # --help and --version write to the given stream
+            args = parser.parse_args(list(argv) if argv is not None else None)
         handler: Handler = args.func
         return handler(args, out, err)
     except SystemExit as e:  # --help / --version

@@ -67,7 +67,9 @@ def all_entries() -> list[Entry]:
 def select(entries: list[Entry], patterns: list[str] | None, include_slow: bool) -> list[Entry]:
     """Entries matching any glob pattern (all when none); slow ones only when asked or named."""
     if patterns:
-        return [e for e in entries if any(fnmatch.fnmatchcase(e.name, p) for p in patterns)]
+        # An exact name always matches, even though '[' is a glob character.
+        return [e for e in entries
+                if any(e.name == p or fnmatch.fnmatchcase(e.name, p) for p in patterns)]
     return [e for e in entries if include_slow or not e.slow]
 
 

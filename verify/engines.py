@@ -89,6 +89,10 @@ def exhaustive(ob: Obligation, opts: Options = Options()) -> Result:
     total = dom.count
     plan = net.plan([dict(zip(dom.names, dom.box()))[n] for n in net.inputs])
     order = np.array([dom.names.index(n) for n in net.inputs], dtype=np.int64)
+    # The spec runs on int64 columns only when an interval run of it shows no intermediate value
+    # can reach 2^62; otherwise on Python ints (object arrays), so it can never wrap silently.
+    bound = spec_bound(ob)
+    spec_dtype = np.int64 if bound is not None and bound < INT64_SAFE else object
     out_idx = net.outputs.indices(ob.checked_outputs)
     done = 0
     for rows in dom.chunks(opts.chunk):
@@ -96,7 +100,8 @@ def exhaustive(ob: Obligation, opts: Options = Options()) -> Result:
         if plan.arithmetic == "python":
             x = x.astype(object)
         y = net.forward(x, plan.arithmetic)
-        cols = {n: rows[:, i] for i, n in enumerate(dom.names)}
+        srows = rows if spec_dtype is np.int64 else rows.astype(object)
+        cols = {n: srows[:, i] for i, n in enumerate(dom.names)}
         want = ob.spec(cols)
         bad = np.zeros(len(rows), dtype=bool)
         for k, o in zip(out_idx, ob.checked_outputs):
@@ -113,6 +118,26 @@ def exhaustive(ob: Obligation, opts: Options = Options()) -> Result:
             opts.progress(done, total)
     return _done(ob, Verdict.PROVED, "exhaustive", done, total, t0, "every input checked",
                  arithmetic=plan.arithmetic, max_partial_sum=plan.max_partial_sum)
+
+
+INT64_SAFE = 1 << 62
+
+
+def spec_bound(ob: Obligation) -> int | None:
+    """Largest magnitude of any intermediate value of the spec over the domain's box, or None
+    when the spec cannot run on intervals (then no bound is claimed)."""
+    from .interval import Interval, Tracker
+
+    tracker = Tracker()
+    box = dict(zip(ob.domain.names, ob.domain.box()))
+    try:
+        want = ob.spec({n: Interval(lo, hi, tracker) for n, (lo, hi) in box.items()})
+        for o in ob.checked_outputs:
+            w = want[o]
+            tracker.see(*((w.lo, w.hi) if isinstance(w, Interval) else (int(w),)))
+    except (TypeError, ValueError, AttributeError):
+        return None
+    return tracker.max_abs
 
 
 # --------------------------------------------------------------------------- smt
@@ -148,6 +173,75 @@ def smt(ob: Obligation, opts: Options = Options()) -> Result:
     return _done(ob, Verdict.UNKNOWN, "smt", 0, total, t0, f"z3: {why}", solver="z3")
 
 
+def bv_width(ob: Obligation) -> int:
+    """A bit-vector width in which neither the network nor the spec can wrap on the domain.
+
+    The network's bound is the largest partial sum over the domain's box (interval arithmetic);
+    the spec's is the largest magnitude of any intermediate value of an interval run of it.
+    One bit for the sign and one of head-room on top.
+    """
+    box = dict(zip(ob.domain.names, ob.domain.box()))
+    plan = ob.network.plan([box[n] for n in ob.network.inputs])
+    bound = spec_bound(ob)
+    if bound is None:
+        raise ParameterError("spec", ob.name, "a spec written with verify.ops (interval-evaluable)"
+                             " for a bit-vector encoding")
+    return max(plan.max_partial_sum, bound).bit_length() + 2
+
+
+def smt_bv(ob: Obligation, opts: Options = Options()) -> Result:
+    """Like :func:`smt` but over bit-vectors of a width that provably cannot wrap.
+
+    Faster than integers wherever the spec reads bits (shifts and masks instead of div/mod).
+    Only box domains and their products are encoded here: other constraints go to :func:`smt`.
+    """
+    import z3
+
+    t0 = time.perf_counter()
+    total = ob.domain.count
+    width = bv_width(ob)
+    ctx = z3.Context()
+    v = {n: z3.BitVec(n, width, ctx) for n in ob.network.inputs}
+    net = ob.network.forward_z3(v)
+    want = ob.spec(v)
+    solver = z3.Solver(ctx=ctx)
+    solver.set("timeout", max(1, int(opts.timeout * 1000)))
+    for n, (lo, hi) in zip(ob.domain.names, ob.domain.box()):
+        solver.add(v[n] >= lo, v[n] <= hi)
+    solver.add(*_extra_constraints(ob.domain, v))
+
+    def as_bv(x: Any) -> Any:
+        return x if z3.is_expr(x) else z3.BitVecVal(int(x), width, ctx)
+
+    solver.add(z3.Or(*[net[o] != as_bv(want[o]) for o in ob.checked_outputs]))
+    answer = solver.check()
+    if answer == z3.unsat:
+        return _done(ob, Verdict.PROVED, "smt", total, total, t0, "z3 bit-vectors: unsat",
+                     solver="z3-bv", bv_width=width)
+    if answer == z3.sat:
+        m = solver.model()
+        point = {n: m.eval(v[n], model_completion=True).as_signed_long() for n in v}
+        cex = _confirmed(ob, point, "smt")
+        return _done(ob, Verdict.REFUTED, "smt", 0, total, t0, "z3 bit-vectors: sat", cex,
+                     solver="z3-bv", bv_width=width)
+    why = solver.reason_unknown() or "unknown"
+    if "timeout" in why or "canceled" in why:
+        why = f"timeout after {opts.timeout:g}s"
+    return _done(ob, Verdict.UNKNOWN, "smt", 0, total, t0, f"z3 bit-vectors: {why}",
+                 solver="z3-bv", bv_width=width)
+
+
+def _extra_constraints(domain: Any, v: Mapping[str, Any]) -> list[Any]:
+    """Constraints beyond the box (one-hot sums, predicates); the box is stated separately."""
+    from .domains import Bits, IntRange, Product
+
+    if isinstance(domain, Product):
+        return [c for f in domain.factors for c in _extra_constraints(f, v)]
+    if isinstance(domain, (Bits, IntRange)):
+        return []
+    return list(domain.z3_constraints(v))
+
+
 # --------------------------------------------------------------------------- sampled
 def sampled(ob: Obligation, opts: Options = Options()) -> Result:
     """Search for a counterexample with hypothesis. Can refute; never proves."""
@@ -157,8 +251,13 @@ def sampled(ob: Obligation, opts: Options = Options()) -> Result:
     t0 = time.perf_counter()
     seen = 0
 
+    class _OutOfTimeError(Exception):
+        pass
+
     def differs(point: dict[str, int]) -> bool:
         nonlocal seen
+        if time.perf_counter() - t0 > opts.timeout:
+            raise _OutOfTimeError
         seen += 1
         return replay(ob, point) is not None
 
@@ -167,8 +266,12 @@ def sampled(ob: Obligation, opts: Options = Options()) -> Result:
     try:
         point = find(ob.domain.strategy(), differs, settings=cfg)
     except NoSuchExample:
-        return _done(ob, Verdict.UNKNOWN, "sampled", seen, ob.domain.count, t0,
-                     f"no counterexample in {seen} samples; sampling never proves")
+        return _done(ob, Verdict.UNKNOWN, "sampled", min(seen, ob.domain.count), ob.domain.count,
+                     t0, f"no counterexample in {seen} samples; sampling never proves")
+    except _OutOfTimeError:
+        return _done(ob, Verdict.UNKNOWN, "sampled", min(seen, ob.domain.count), ob.domain.count,
+                     t0, f"timeout after {opts.timeout:g}s with no counterexample in {seen} "
+                     "samples; sampling never proves")
     cex = _confirmed(ob, point, "sampled")
     return _done(ob, Verdict.REFUTED, "sampled", seen, ob.domain.count, t0,
                  "counterexample found", cex)

@@ -51,7 +51,9 @@ class Layout:
         try:
             return self._index[name]
         except KeyError:
-            raise LayoutError(f"unknown coordinate {name!r} (layout has {len(self)} names)") from None
+            raise LayoutError(
+                f"unknown coordinate {name!r} (layout has {len(self)} names)"
+            ) from None
 
     def indices(self, names: Iterable[str]) -> list[int]:
         """Indices of several names, in order."""

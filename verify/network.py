@@ -416,27 +416,34 @@ class Network:
         return dict(zip(self.outputs.names, x))
 
     def forward_z3(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        """The network over z3 terms (ReLU as ``If(x > 0, x, 0)``), by name."""
+        """The network over z3 terms (ReLU as ``If(x > 0, x, 0)``), by name.
+
+        Inputs may be Ints or bit-vectors; with bit-vectors the caller picks a width in which
+        no value of the network can wrap (see :meth:`plan`), so the encoding stays exact.
+        """
         import z3
 
         x = [inputs[n] for n in self.inputs]
+        first = x[0] if x else None
+        bv = first is not None and z3.is_bv(first)
+
+        def const(v: int) -> Any:
+            if bv:
+                return z3.BitVecVal(v, first.size(), first.ctx)
+            return z3.IntVal(v, first.ctx)
+
         for layer in self.layers:
             terms: list[list[Any]] = [[] for _ in range(len(layer.outputs))]
             for r, c, v in zip(layer.rows, layer.cols, layer.vals):
-                terms[r].append(x[c] if v == 1 else v * x[c])
+                terms[r].append(x[c] if v == 1 else const(v) * x[c])
             pre = []
             for r, ts in enumerate(terms):
                 b = layer.bias[r]
                 if not ts:
-                    pre.append(z3.IntVal(b, _ctx(inputs)))
+                    pre.append(const(b))
                     continue
                 s = ts[0] if len(ts) == 1 else z3.Sum(*ts)
-                pre.append(s + b if b else s)
-            x = [z3.If(p > 0, p, 0) for p in pre] if layer.relu else pre
+                pre.append(s + const(b) if b else s)
+            zero = const(0)
+            x = [z3.If(p > zero, p, zero) for p in pre] if layer.relu else pre
         return dict(zip(self.outputs.names, x))
-
-
-def _ctx(inputs: Mapping[str, Any]) -> Any:
-    for v in inputs.values():
-        return v.ctx
-    return None

@@ -23,6 +23,39 @@ def is_z3(x: Any) -> bool:
     return z3 is not None and isinstance(x, z3.ExprRef)
 
 
+def is_bv(x: Any) -> bool:
+    """True when ``x`` is a z3 bit-vector term (signed, wide enough never to wrap)."""
+    return is_z3(x) and z3.is_bv(x)
+
+
+def _bv_width_of(cond: Any) -> int:
+    """The bit-vector width of the terms a condition compares, or 0 for integer terms."""
+    if not is_z3(cond):
+        return 0
+    if z3.is_bv(cond):
+        return int(cond.size())
+    for k in range(cond.num_args()):
+        w = _bv_width_of(cond.arg(k))
+        if w:
+            return w
+    return 0
+
+
+def _interval(*xs: Any) -> Any:
+    from .interval import Interval
+
+    for x in xs:
+        if isinstance(x, Interval):
+            return x
+    return None
+
+
+def _ibool(*xs: Any) -> bool:
+    from .interval import IBool
+
+    return any(isinstance(x, IBool) for x in xs)
+
+
 def _any_z3(*xs: Any) -> bool:
     return any(is_z3(x) for x in xs)
 
@@ -34,7 +67,27 @@ def _any_array(*xs: Any) -> bool:
 def ite(cond: Any, a: Any, b: Any) -> Any:
     """``a if cond else b``, elementwise on arrays, ``If`` on z3 terms."""
     if _any_z3(cond, a, b):
+        if not is_z3(a) and not is_z3(b):
+            width = _bv_width_of(cond)
+            if width:  # plain-int branches take the bit-vector sort of the condition's terms
+                a, b = (z3.BitVecVal(int(a), width, cond.ctx),
+                        z3.BitVecVal(int(b), width, cond.ctx))
         return z3.If(cond, a, b)
+    iv = _interval(a, b)
+    if iv is not None or _ibool(cond):
+        from .interval import IBool
+
+        vals = cond.values if isinstance(cond, IBool) else frozenset({bool(cond)})
+        if vals == frozenset({True}):
+            return a
+        if vals == frozenset({False}):
+            return b
+        base = iv if iv is not None else None
+        if base is None:
+            from .interval import Interval, Tracker
+
+            base = Interval(int(a), int(a), Tracker())
+        return base._lift(a).hull(b)
     if _any_array(cond, a, b):
         return np.where(cond, a, b)
     return a if cond else b
@@ -46,13 +99,15 @@ def relu(x: Any) -> Any:
         return z3.If(x > 0, x, 0)
     if isinstance(x, np.ndarray):
         return np.maximum(x, 0)
+    if _interval(x) is not None:
+        return type(x)(max(x.lo, 0), max(x.hi, 0), x.tracker)
     return x if x > 0 else 0
 
 
 def logical_and(*cs: Any) -> Any:
     """Conjunction of conditions (bools, bool arrays or z3 booleans)."""
     if _any_z3(*cs):
-        return z3.And(*cs)
+        return z3.And(*[c for c in cs if not isinstance(c, bool) or not c])
     out: Any = True
     for c in cs:
         out = out & c
@@ -79,7 +134,17 @@ def logical_not(c: Any) -> Any:
 
 
 def wrap(x: Any, bits: int) -> Any:
-    """x mod 2^bits, in [0, 2^bits). On z3 Ints this is ``%`` by a constant (always >= 0)."""
+    """x mod 2^bits, in [0, 2^bits). On z3 Ints this is ``%`` by a constant (always >= 0);
+    on bit-vectors a mask (two's complement makes that the same residue)."""
+    if is_bv(x):
+        return x & ((1 << bits) - 1)
+    iv = _interval(x)
+    if iv is not None:
+        iv.tracker.see(1 << bits)
+        k = x.lo >> bits
+        if k == x.hi >> bits:  # one period: the residue is exact
+            return type(x)(x.lo - (k << bits), x.hi - (k << bits), x.tracker)
+        return type(x)(0, (1 << bits) - 1, x.tracker)
     if isinstance(x, np.ndarray):
         return np.mod(x, 1 << bits)
     return x % (1 << bits)
@@ -95,8 +160,17 @@ def bit(x: Any, i: int) -> Any:
     """Bit i (LSB = 0) of a non-negative integer x."""
     if isinstance(x, np.ndarray):
         return (x >> i) & 1
+    if is_bv(x):
+        return z3.LShR(x, i) & 1
     if is_z3(x):
         return (x / (1 << i)) % 2
+    iv = _interval(x)
+    if iv is not None:
+        iv.tracker.see(1 << i)
+        if x.lo >= 0 and x.lo >> i == x.hi >> i:  # no multiple of 2^i inside: one value
+            b = (x.lo >> i) & 1
+            return type(x)(b, b, x.tracker)
+        return type(x)(0, 1, x.tracker)
     return (x >> i) & 1
 
 
@@ -110,6 +184,12 @@ def word(bits_lsb_first: Sequence[Any]) -> Any:
 
 def select(values: Sequence[Any], index: Any) -> Any:
     """values[index], with a symbolic index turned into a chain of ``If``."""
+    iv = _interval(index)
+    if iv is not None:
+        out = iv._lift(values[0])
+        for v in values[1:]:
+            out = out.hull(v)
+        return out
     if is_z3(index):
         out = values[-1]
         for j in range(len(values) - 2, -1, -1):
@@ -123,7 +203,7 @@ def select(values: Sequence[Any], index: Any) -> Any:
 
 def store(values: Sequence[Any], index: Any, value: Any) -> list[Any]:
     """A copy of ``values`` with ``values[index] = value`` (symbolic index allowed)."""
-    if is_z3(index) or isinstance(index, np.ndarray):
+    if is_z3(index) or isinstance(index, np.ndarray) or _interval(index) is not None:
         return [ite(index == j, value, v) for j, v in enumerate(values)]
     out = list(values)
     out[index] = value

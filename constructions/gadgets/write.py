@@ -1,0 +1,87 @@
+"""Write: store the word R at address B of a table of M words, every other word unchanged.
+
+Layer 1 (per word j, bit t):
+
+    K[j,t]  = ReLU(MEM[j].bit[t])                 (pass the old bit on)
+    WU[j,t] = ReLU(MEM[j].bit[t] + e_j(B))        (= MEM[j].bit[t] [B = j])
+    WV[j,t] = ReLU(R.bit[t] + e_j(B))             (= R.bit[t] [B = j])
+
+Layer 2:
+
+    MEM'[j].bit[t] = ReLU(K[j,t] - WU[j,t] + WV[j,t])
+
+Why it is exact: for j != B the two gated terms vanish and the bit is kept; for j = B the old
+bit cancels and R.bit[t] takes its place. The value inside the ReLU is in {0, 1} in both cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from verify.domains import Word, product
+from verify.errors import ParameterError
+from verify.layout import bit_names
+from verify.obligation import Factorisation, Form
+from verify.ops import bit, ite, word
+from verify.symbolic import Stage, SymbolicNet, Unit, affine, relu_unit
+
+from .base import Gadget, match_form
+from .read import log2_exact
+
+
+def write_stages(words: int, bits: int, addr: str, table: str, value: str, out: str,
+                 tag: str, keep: bool = True) -> tuple[tuple[Unit, ...], tuple[Unit, ...]]:
+    """Layer-1 and layer-2 units of the write; with ``keep=False`` the caller passes
+    ``table`` through itself (under the same names) and K[j,t] is not emitted."""
+    m = log2_exact("words", words, 1 << 16)
+    b = bit_names(addr, m)
+    first: list[Unit] = []
+    second: list[Unit] = []
+    for j in range(words):
+        for t in range(bits):
+            old = f"{table}[{j}].bit[{t}]"
+            kept = f"{tag}.K[{j},{t}]" if keep else old
+            if keep:
+                first.append(relu_unit(kept, affine({old: 1})))
+            first.append(relu_unit(f"{tag}.WU[{j},{t}]", match_form(b, j, {old: 1})))
+            first.append(relu_unit(f"{tag}.WV[{j},{t}]",
+                                   match_form(b, j, {f"{value}.bit[{t}]": 1})))
+            second.append(relu_unit(f"{out}[{j}].bit[{t}]", affine(
+                {kept: 1, f"{tag}.WU[{j},{t}]": -1, f"{tag}.WV[{j},{t}]": 1})))
+    return tuple(first), tuple(second)
+
+
+def make_write(words: int, bits: int) -> Gadget:
+    """``MEM'[j] = R if j == B else MEM[j]``."""
+    if not 1 <= bits <= 64:
+        raise ParameterError("bits", bits, "1 <= bits <= 64")
+    m = log2_exact("words", words, 1 << 12)
+    first, second = write_stages(words, bits, "B", "MEM", "R", "MEM'", "W")
+    b = bit_names("B", m)
+    inputs = (tuple(b) + tuple(bit_names("R", bits))
+              + tuple(n for j in range(words) for n in bit_names(f"MEM[{j}]", bits)))
+    net = SymbolicNet(inputs, (Stage(first, "write: gate"), Stage(second, "write: merge")),
+                      f"write[words={words},bits={bits}]")
+    outs = tuple(u.name for u in second)
+
+    def spec(x: Mapping[str, Any]) -> dict[str, Any]:
+        addr = word([x[n] for n in b])
+        r = word([x[f"R.bit[{t}]"] for t in range(bits)])
+        out: dict[str, Any] = {}
+        for j in range(words):
+            new = ite(addr == j, r, word([x[f"MEM[{j}].bit[{t}]"] for t in range(bits)]))
+            for t in range(bits):
+                out[f"MEM'[{j}].bit[{t}]"] = bit(new, t)
+        return out
+
+    def form_spec(f: Mapping[str, Any]) -> dict[str, Any]:
+        addr = word([f[n] for n in b])
+        return {f"MEM'[{j}].bit[{t}]": ite(addr == j, f[f"R.bit[{t}]"], f[f"MEM[{j}].bit[{t}]"])
+                for j in range(words) for t in range(bits)}
+
+    domain = product(Word("B", m), Word("R", bits),
+                     *[Word(f"MEM[{j}]", bits) for j in range(words)])
+    return Gadget("write", {"words": words, "bits": bits}, net, domain, spec, outs,
+                  Factorisation(tuple(Form(n, {n: 1}) for n in inputs), form_spec),
+                  "old bit kept off the address; swapped for R.bit[t] at it")

@@ -1,0 +1,244 @@
+"""``loopmlp prove`` and ``loopmlp list``: exit codes 0/1/2/3, output lines, the JSON file."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import proofs.registry
+from proofs.cli import main
+from proofs.kernel import full_adder, ripple_adder
+from proofs.registry import Entry, of, select
+from verify import ops
+from verify.errors import InternalError
+from verify.obligation import Obligation
+
+VERDICTS = {"proved", "refuted", "unknown"}
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    """``loopmlp argv...`` with captured streams: (exit code, stdout, stderr)."""
+    out, err = StringIO(), StringIO()
+    code = main(list(argv), out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _wrong_adder() -> Obligation:
+    ob = full_adder()
+    return Obligation("test/wrong-adder", ob.network, ob.domain,
+                      lambda v: {"sum": ops.bit(v["a"] + v["b"] + v["c"], 0),
+                                 "carry": ops.ite(v["a"] + v["b"] + v["c"] >= 1, 1, 0)})
+
+
+def _renamed(ob: Obligation, name: str) -> Obligation:
+    return Obligation(name, ob.network, ob.domain, ob.spec, ob.bounds, ob.outputs,
+                      ob.factorisation, ob.note)
+
+
+GOOD = of("test/good-adder", lambda: _renamed(full_adder(), "test/good-adder"))
+WRONG = of("test/wrong-adder", _wrong_adder)
+TIMES_OUT = of("test/slow-smt", lambda: _renamed(ripple_adder(8), "test/slow-smt"), method="smt")
+SLOW = of("test/slow-entry", lambda: _renamed(full_adder(), "test/slow-entry"), slow=True)
+
+
+@pytest.fixture
+def registry(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """``registry(entry, ...)``: make these the only registered obligations."""
+
+    def use(*entries: Entry) -> None:
+        monkeypatch.setattr(proofs.registry, "all_entries", lambda: list(entries))
+
+    return use
+
+
+def validate(doc: Any) -> None:
+    """The ``prove --json`` schema, checked field by field."""
+    assert isinstance(doc, dict)
+    assert doc["tool"] == "loopmlp"
+    assert isinstance(doc["version"], str) and doc["version"]
+    assert isinstance(doc["results"], list)
+    for r in doc["results"]:
+        assert isinstance(r["obligation"], str) and r["obligation"]
+        assert r["verdict"] in VERDICTS
+        assert isinstance(r["method"], str) and r["method"]
+        assert isinstance(r["checked"], int) and isinstance(r["total"], int)
+        assert 0 <= r["checked"] <= r["total"] or r["total"] == 0
+        assert isinstance(r["seconds"], (int, float)) and r["seconds"] >= 0
+        assert isinstance(r["reason"], str)
+        cex = r["counterexample"]
+        if r["verdict"] == "refuted":
+            assert isinstance(cex, dict)
+            for key in ("inputs", "coordinates", "network", "spec"):
+                assert isinstance(cex[key], dict)
+                assert all(isinstance(v, int) for v in cex[key].values())
+            assert cex["network"].keys() == cex["spec"].keys()
+            assert all(cex["network"][k] != cex["spec"][k] for k in cex["network"])
+        else:
+            assert cex is None
+    s = doc["summary"]
+    assert set(s) == VERDICTS
+    assert s == {v: sum(r["verdict"] == v for r in doc["results"]) for v in VERDICTS}
+
+
+# --------------------------------------------------------------------------- exit 0
+def test_exit_0_when_every_obligation_is_proved(kernel_registry: None, tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    code, out, err = run("prove", "--json", str(path))
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[-1].startswith("6 obligations: 6 proved, 0 refuted, 0 unknown in ")
+    for line in lines[:-1]:
+        assert re.fullmatch(r"kernel/\S+: PROVED (exhaustive|smt) (\d+)/\2 \d+\.\d\ds", line), line
+    doc = json.loads(path.read_text())
+    validate(doc)
+    assert doc["summary"] == {"proved": 6, "refuted": 0, "unknown": 0}
+    assert [r["obligation"] for r in doc["results"]] == [
+        line.split(":")[0] for line in lines[:-1]
+    ]
+
+
+def test_only_selects_by_glob_and_list_names_entries(kernel_registry: None) -> None:
+    code, out, _ = run("prove", "--only", "kernel/full-adder*")
+    assert code == 0
+    assert [line.split(":")[0] for line in out.splitlines()[:-1]] == [
+        "kernel/full-adder", "kernel/full-adder/smt"]
+    code, out, _ = run("list")
+    assert code == 0 and "kernel/ripple-adder[bits=8]" in out.splitlines()
+
+
+def test_slow_entries_run_only_with_all_or_by_name(registry: Callable[..., None]) -> None:
+    registry(GOOD, SLOW)
+    assert "test/slow-entry" not in run("prove")[1]
+    assert "test/slow-entry: PROVED" in run("prove", "--all")[1]
+    assert "test/slow-entry: PROVED" in run("prove", "--only", "test/slow-*")[1]
+    assert "test/slow-entry  (slow)" in run("list")[1]
+
+
+def test_quiet_prints_only_what_is_not_proved(registry: Callable[..., None]) -> None:
+    registry(GOOD)
+    assert run("prove", "--quiet") == (0, "", "")
+    registry(GOOD, WRONG)
+    code, out, _ = run("prove", "--quiet")
+    assert code == 1 and out.startswith("test/wrong-adder: REFUTED") and "good" not in out
+
+
+def test_json_to_stdout_keeps_stdout_pure(registry: Callable[..., None]) -> None:
+    registry(GOOD, WRONG)
+    code, out, err = run("prove", "--json", "-")
+    assert code == 1
+    doc = json.loads(out)
+    validate(doc)
+    assert "test/wrong-adder: REFUTED" in err
+
+
+def test_version_and_help_exit_0() -> None:
+    code, out, _ = run("--version")
+    assert code == 0 and out.startswith("loopmlp ")
+    code, out, _ = run("prove", "--help")
+    assert code == 0 and "exit codes" in out
+
+
+# --------------------------------------------------------------------------- exit 1
+def test_exit_1_when_something_is_refuted(registry: Callable[..., None], tmp_path: Path) -> None:
+    registry(GOOD, WRONG, TIMES_OUT)
+    path = tmp_path / "r.json"
+    code, out, err = run("prove", "--timeout", "0.5", "--json", str(path))
+    assert code == 1, err  # refuted wins over unknown
+    line = next(x for x in out.splitlines() if x.startswith("test/wrong-adder"))
+    assert re.match(r"test/wrong-adder: REFUTED exhaustive \d+/8 \d+\.\d\ds wrong-adder\(", line)
+    assert "carry network=0 spec=1" in line
+    doc = json.loads(path.read_text())
+    validate(doc)
+    assert doc["summary"] == {"proved": 1, "refuted": 1, "unknown": 1}
+    wrong = next(r for r in doc["results"] if r["verdict"] == "refuted")
+    assert wrong["counterexample"]["network"] == {"carry": 0}
+    assert wrong["counterexample"]["spec"] == {"carry": 1}
+    assert sum(wrong["counterexample"]["inputs"].values()) == 1
+
+
+def test_refuted_with_smt_too(registry: Callable[..., None]) -> None:
+    registry(WRONG)
+    code, out, _ = run("prove", "--method", "smt")
+    assert code == 1 and "test/wrong-adder: REFUTED smt" in out
+
+
+# --------------------------------------------------------------------------- exit 3
+def test_exit_3_when_the_solver_times_out(registry: Callable[..., None], tmp_path: Path) -> None:
+    registry(GOOD, TIMES_OUT)
+    path = tmp_path / "r.json"
+    code, out, err = run("prove", "--timeout", "0.5", "--json", str(path))
+    assert code == 3, err
+    assert re.search(r"test/slow-smt: UNKNOWN smt 0/65536 \S+ \(z3: timeout after 0\.5s\)", out)
+    doc = json.loads(path.read_text())
+    validate(doc)
+    assert doc["summary"] == {"proved": 1, "refuted": 0, "unknown": 1}
+    slow = doc["results"][1]
+    assert slow["verdict"] == "unknown" and "timeout" in slow["reason"]
+
+
+def test_exit_3_when_only_sampled_which_never_proves(registry: Callable[..., None]) -> None:
+    registry(GOOD)
+    code, out, _ = run("prove", "--method", "sampled")
+    assert code == 3
+    assert "test/good-adder: UNKNOWN sampled" in out and "never proves" in out
+
+
+# --------------------------------------------------------------------------- exit 2
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["prove", "--bogus"], "unrecognized arguments: --bogus"),
+        ([], "required: command"),
+        (["frobnicate"], "invalid choice"),
+        (["prove", "--method", "magic"], "invalid choice: 'magic'"),
+        (["prove", "--timeout", "soon"], "invalid float value: 'soon'"),
+        (["prove", "--timeout", "0"], "timeout=0.0: need a positive number of seconds"),
+        (["prove", "--only", "no/such/*"], "--only 'no/such/*': no obligation matches"),
+    ],
+)
+def test_exit_2_on_usage_errors(kernel_registry: None, argv: list[str], message: str) -> None:
+    code, out, err = run(*argv)
+    assert code == 2
+    assert message in err
+    assert err.startswith("loopmlp: ") and "Traceback" not in err
+    assert out == ""
+
+
+def test_exit_2_when_the_json_file_cannot_be_written(registry: Callable[..., None],
+                                                      tmp_path: Path) -> None:
+    registry(GOOD)
+    target = tmp_path / "missing-dir" / "r.json"
+    code, _, err = run("prove", "--json", str(target))
+    assert code == 2
+    assert f"{target}: cannot write" in err and "Traceback" not in err
+    code, _, err = run("prove", "--json", str(tmp_path))  # a directory
+    assert code == 2 and "cannot write" in err
+
+
+def test_exit_2_on_an_internal_error(registry: Callable[..., None]) -> None:
+    def broken(opts: Any) -> Any:
+        raise InternalError("test: a counterexample that does not replay")
+
+    def crashing(opts: Any) -> Any:
+        raise RuntimeError("boom")
+
+    registry(Entry("test/broken", broken))
+    code, _, err = run("prove")
+    assert code == 2 and "internal error: test: a counterexample" in err
+    registry(Entry("test/crashing", crashing))
+    code, _, err = run("prove")
+    assert code == 2 and "RuntimeError: boom" in err and "LOOPMLP_DEBUG" in err
+
+
+# --------------------------------------------------------------------------- known gaps
+def test_only_accepts_an_exact_name_as_listed() -> None:
+    from proofs.kernel import entries
+
+    names = [e.name for e in select(entries(), ["kernel/ripple-adder[bits=4]"], False)]
+    assert names == ["kernel/ripple-adder[bits=4]"]
