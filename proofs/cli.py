@@ -10,6 +10,7 @@ Exit codes (also in ``--help``):
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -181,12 +182,20 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--only", action="append", metavar="PATTERN")
     ls.set_defaults(func=cmd_list)
 
-    for extra in _EXTRA_COMMANDS:
-        extra(sub)
+    for mod in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(mod)
+        except ModuleNotFoundError as e:
+            if e.name == mod:
+                continue
+            raise
+        module.add_commands(sub)
     return p
 
 
-_EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+# Modules that add subcommands: each has ``add_commands(subparsers)``; every handler it sets as
+# ``func`` has the signature ``(args, out, err) -> exit code``.
+COMMAND_MODULES = ("proofs.machine_cli", "proofs.report", "proofs.bench")
 
 
 def main(argv: Sequence[str] | None = None, out: IO[str] | None = None,

@@ -27,6 +27,7 @@ class Entry:
     name: str
     run: Callable[[Options], Result]
     slow: bool = False
+    build: Callable[[], Obligation] | None = None  # for replaying a counterexample by name
 
 
 def of(name: str, build: Callable[[], Obligation], *, slow: bool = False,
@@ -42,7 +43,7 @@ def of(name: str, build: Callable[[], Obligation], *, slow: bool = False,
                            opts.samples, opts.progress)
         return check(ob, opts)
 
-    return Entry(name, run, slow)
+    return Entry(name, run, slow, build)
 
 
 def all_entries() -> list[Entry]:
@@ -71,6 +72,14 @@ def select(entries: list[Entry], patterns: list[str] | None, include_slow: bool)
         return [e for e in entries
                 if any(e.name == p or fnmatch.fnmatchcase(e.name, p) for p in patterns)]
     return [e for e in entries if include_slow or not e.slow]
+
+
+def find(name: str) -> Entry:
+    """The entry with exactly this name."""
+    for e in all_entries():
+        if e.name == name:
+            return e
+    raise LoopmlpError(f"no obligation named {name!r} (see `loopmlp list`)")
 
 
 def run_entry(entry: Entry, opts: Options) -> Result:

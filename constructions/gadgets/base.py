@@ -23,6 +23,19 @@ from verify.network import Network
 from verify.obligation import Factorisation, Form, Obligation, Spec
 from verify.symbolic import SymbolicNet, Unit, affine, relu_unit
 
+WordArg = str | Sequence[str]
+"""A word argument: a prefix (bits ``prefix.bit[i]``) or the explicit bit names, LSB first."""
+
+
+def bits_of(word: WordArg, n: int) -> list[str]:
+    """The n bit names of a word argument."""
+    if isinstance(word, str):
+        return bit_names(word, n)
+    names = list(word)
+    if len(names) != n:
+        raise ValueError(f"word {names[:2]}... has {len(names)} bits, need {n}")
+    return names
+
 
 def sigma(i: int, j: int) -> int:
     """The +-1 code of bit i of index j."""

@@ -19,19 +19,20 @@ from verify.obligation import Factorisation, Form
 from verify.ops import bit, ite, word
 from verify.symbolic import Stage, SymbolicNet, Unit, affine, relu_unit
 
-from .base import Gadget
+from .base import Gadget, WordArg, bits_of
 
 
-def branch_stages(bits: int, target: str, fallthrough: str, flag: str, out: str,
+def branch_stages(bits: int, target: WordArg, fallthrough: WordArg, flag: str, out: WordArg,
                   tag: str) -> tuple[tuple[Unit, ...], tuple[Unit, ...]]:
     """Layer-1 (BG, BH) and layer-2 units of the select."""
     first: list[Unit] = []
     second: list[Unit] = []
+    tg, fa, o = bits_of(target, bits), bits_of(fallthrough, bits), bits_of(out, bits)
     for i in range(bits):
-        g = relu_unit(f"{tag}.BG[{i}]", affine({f"{target}.bit[{i}]": 1, flag: 1}, -1))
-        h = relu_unit(f"{tag}.BH[{i}]", affine({f"{fallthrough}.bit[{i}]": 1, flag: -1}))
+        g = relu_unit(f"{tag}.BG[{i}]", affine({tg[i]: 1, flag: 1}, -1))
+        h = relu_unit(f"{tag}.BH[{i}]", affine({fa[i]: 1, flag: -1}))
         first += [g, h]
-        second.append(relu_unit(f"{out}.bit[{i}]", affine({g.name: 1, h.name: 1})))
+        second.append(relu_unit(o[i], affine({g.name: 1, h.name: 1})))
     return tuple(first), tuple(second)
 
 

@@ -30,15 +30,21 @@ def compare_units(bits: int, src: str, tag: str) -> tuple[Unit, Unit]:
             relu_unit(f"{tag}.P", affine({rs[-1]: 1})))
 
 
+def compare_stages(bits: int, src: str, flag: str,
+                   tag: str) -> tuple[tuple[Unit, ...], tuple[Unit, ...]]:
+    """Layer 1 (Z, P) and layer 2 (the flag) of the compare."""
+    z, p = compare_units(bits, src, tag)
+    return (z, p), (relu_unit(flag, affine({z.name: 1, p.name: 1})),)
+
+
 def make_compare(bits: int) -> Gadget:
     """F = [signed(R) <= 0], depth 2."""
     if not 2 <= bits <= 128:
         raise ParameterError("bits", bits, "2 <= bits <= 128")
-    z, p = compare_units(bits, "R", "C")
+    first, second = compare_stages(bits, "R", "F", "C")
     rs = tuple(bit_names("R", bits))
-    net = SymbolicNet(rs, (Stage((z, p), "compare: zero and sign"),
-                           Stage((relu_unit("F", affine({z.name: 1, p.name: 1})),),
-                                 "compare: flag")), f"compare[bits={bits}]")
+    net = SymbolicNet(rs, (Stage(first, "compare: zero and sign"),
+                           Stage(second, "compare: flag")), f"compare[bits={bits}]")
 
     def spec(x: Mapping[str, Any]) -> dict[str, Any]:
         return {"F": ite(signed(word([x[r] for r in rs]), bits) <= 0, 1, 0)}

@@ -23,7 +23,7 @@ from verify.obligation import Factorisation, Form
 from verify.ops import bit, select, word
 from verify.symbolic import Stage, SymbolicNet, Unit, affine, relu_unit
 
-from .base import Gadget, match_form
+from .base import Gadget, WordArg, bits_of, match_form
 
 
 def log2_exact(name: str, n: int, most: int) -> int:
@@ -33,17 +33,18 @@ def log2_exact(name: str, n: int, most: int) -> int:
     return n.bit_length() - 1
 
 
-def read_stages(words: int, bits: int, addr: str, table: str, out: str,
+def read_stages(words: int, bits: int, addr: WordArg, table: str, out: WordArg,
                 tag: str) -> tuple[tuple[Unit, ...], tuple[Unit, ...]]:
     """The two layers of units that read ``table[addr]`` into ``out`` (names are parameters)."""
     m = log2_exact("words", words, 1 << 16)
-    a = bit_names(addr, m)
+    a = bits_of(addr, m)
+    o = bits_of(out, bits)
     hidden = tuple(
         relu_unit(f"{tag}[{j},{t}]", match_form(a, j, {f"{table}[{j}].bit[{t}]": 1}))
         for j in range(words) for t in range(bits)
     )
     outs = tuple(
-        relu_unit(f"{out}.bit[{t}]", affine({f"{tag}[{j},{t}]": 1 for j in range(words)}))
+        relu_unit(o[t], affine({f"{tag}[{j},{t}]": 1 for j in range(words)}))
         for t in range(bits)
     )
     return hidden, outs

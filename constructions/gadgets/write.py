@@ -26,16 +26,17 @@ from verify.obligation import Factorisation, Form
 from verify.ops import bit, ite, word
 from verify.symbolic import Stage, SymbolicNet, Unit, affine, relu_unit
 
-from .base import Gadget, match_form
+from .base import Gadget, WordArg, bits_of, match_form
 from .read import log2_exact
 
 
-def write_stages(words: int, bits: int, addr: str, table: str, value: str, out: str,
+def write_stages(words: int, bits: int, addr: WordArg, table: str, value: WordArg, out: str,
                  tag: str, keep: bool = True) -> tuple[tuple[Unit, ...], tuple[Unit, ...]]:
     """Layer-1 and layer-2 units of the write; with ``keep=False`` the caller passes
     ``table`` through itself (under the same names) and K[j,t] is not emitted."""
     m = log2_exact("words", words, 1 << 16)
-    b = bit_names(addr, m)
+    b = bits_of(addr, m)
+    val = bits_of(value, bits)
     first: list[Unit] = []
     second: list[Unit] = []
     for j in range(words):
@@ -46,7 +47,7 @@ def write_stages(words: int, bits: int, addr: str, table: str, value: str, out: 
                 first.append(relu_unit(kept, affine({old: 1})))
             first.append(relu_unit(f"{tag}.WU[{j},{t}]", match_form(b, j, {old: 1})))
             first.append(relu_unit(f"{tag}.WV[{j},{t}]",
-                                   match_form(b, j, {f"{value}.bit[{t}]": 1})))
+                                   match_form(b, j, {val[t]: 1})))
             second.append(relu_unit(f"{out}[{j}].bit[{t}]", affine(
                 {kept: 1, f"{tag}.WU[{j},{t}]": -1, f"{tag}.WV[{j},{t}]": 1})))
     return tuple(first), tuple(second)

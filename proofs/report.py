@@ -1,0 +1,793 @@
+"""``loopmlp report`` and ``loopmlp replay``: correctness reports for people and for CI.
+
+``report`` runs the registered obligations (the selection of ``prove``) or reads a results file
+written by ``prove --json``, and writes into one directory:
+
+- ``index.html``: self-contained (CSS inline, pictures as ``data:`` URIs, no external URL), so
+  it opens from disk and can be archived as one file;
+- ``report.md``: the same content for a repository or a pull request, pictures as PNG files next
+  to it;
+- ``results.json``: exactly the ``prove --json`` document;
+- ``junit.xml``: one testcase per obligation, for CI dashboards.
+
+It never overwrites a file it did not write: the directory keeps a manifest,
+:data:`MANIFEST`, listing the files the report wrote there, and a target that exists but is not
+listed is refused before anything is written.
+
+``replay NAME --at 'DA=3,DB=5'`` rebuilds a registered obligation and evaluates one input
+through the exact forward pass and the spec: a refuted obligation's counterexample, pasted from a
+report, reproduces the disagreement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import math
+import os
+import platform
+import re
+import shlex
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from verify.errors import InputError, LoopmlpError, ParameterError
+from verify.layout import bit_names
+from verify.network import Network
+from verify.obligation import Obligation
+from verify.result import Counterexample, Result, Verdict, combine, summary
+
+MANIFEST = ".loopmlp-report"
+_MANIFEST_HEAD = ("# Files written here by `loopmlp report`, which overwrites only the files "
+                  "listed below.")
+DEFAULT_TRACE_STEPS = 2000
+VERDICT_LABELS = tuple(v.label for v in Verdict)
+
+
+# --------------------------------------------------------------------------- small formatting
+def coverage(checked: int, total: int) -> str:
+    """``checked/total``, with ``2^k`` for large powers of two and ``~2^x`` for other huge counts.
+
+    ``coverage(65536, 65536) == '2^16/2^16'``, ``coverage(8, 8) == '8/8'``.
+    """
+    return f"{_count(checked)}/{_count(total)}"
+
+
+def _count(n: int) -> str:
+    if n < 1 << 16:
+        return str(n)
+    if n & (n - 1) == 0:
+        return f"2^{n.bit_length() - 1}"
+    if n < 10**7:
+        return f"{n:,}"
+    return f"~2^{math.log2(n):.1f}"
+
+
+def _quote(arg: str) -> str:
+    """Single quotes for a shell unless the text itself holds one (then shlex's quoting)."""
+    return f"'{arg}'" if "'" not in arg else shlex.quote(arg)
+
+
+def replay_command(name: str, cex: Counterexample) -> str:
+    """The command that reproduces a counterexample: ``loopmlp replay 'NAME' --at 'DA=3,DB=5'``."""
+    at = ",".join(f"{k}={v}" for k, v in cex.compact_inputs().items())
+    return f"loopmlp replay {_quote(name)} --at {_quote(at)}"
+
+
+def short_name(name: str) -> str:
+    """``gadget/subtract[bits=4]`` -> ``subtract``: the name a counterexample call reads with."""
+    return name.rsplit("/", 1)[-1].split("[", 1)[0] or name
+
+
+def finding(r: Result) -> str:
+    """What a result says beyond its verdict: the differing outputs, or why it is not proved."""
+    if r.counterexample is not None:
+        return r.counterexample.describe(short_name(r.obligation))
+    if r.verdict is Verdict.PROVED:
+        return ""
+    return r.reason
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """(classname, name) of a JUnit testcase: before and after the first ``/``."""
+    head, sep, rest = name.partition("/")
+    return (head, rest) if sep and head and rest else ("loopmlp", name)
+
+
+def matches(name: str, patterns: Sequence[str] | None) -> bool:
+    """The ``--only`` test of :func:`proofs.registry.select`, for results read from a file."""
+    return not patterns or any(name == p or fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+# --------------------------------------------------------------------------- JUnit XML
+def junit_xml(results: Sequence[Result], seconds: float | None = None,
+              suite: str = "loopmlp") -> str:
+    """The results as JUnit XML: one ``<testcase>`` per obligation.
+
+    A refuted obligation is a ``<failure>`` whose message gives the counterexample and the replay
+    command; an unknown one is ``<skipped>`` with the reason. The suite's counts match the
+    results (``errors`` is 0: a checker error stops the run with exit code 2 instead).
+    """
+    s = summary(results)
+    total = sum(r.seconds for r in results) if seconds is None else seconds
+    counts = {"tests": str(len(results)), "failures": str(s["refuted"]), "errors": "0",
+              "skipped": str(s["unknown"]), "time": f"{total:.3f}"}
+    root = ET.Element("testsuites", {"name": suite, **counts})
+    ts = ET.SubElement(root, "testsuite", {
+        "name": suite, **counts,
+        "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+        "hostname": platform.node() or "localhost",
+    })
+    props = ET.SubElement(ts, "properties")
+    for k, v in versions().items():
+        ET.SubElement(props, "property", {"name": f"version.{k}", "value": v})
+    for r in results:
+        classname, name = split_name(r.obligation)
+        case = ET.SubElement(ts, "testcase", {"classname": classname, "name": name,
+                                              "time": f"{r.seconds:.3f}"})
+        if r.verdict is Verdict.REFUTED:
+            message = finding(r)
+            text = r.line()
+            if r.counterexample is not None:
+                command = replay_command(r.obligation, r.counterexample)
+                message = f"{message} -- reproduce: {command}"
+                text += "\n\nreproduce:\n  " + command + "\n\ncounterexample:\n" + json.dumps(
+                    r.counterexample.to_json(), indent=2)
+            fail = ET.SubElement(case, "failure", {"type": "refuted", "message": message})
+            fail.text = text
+        elif r.verdict is Verdict.UNKNOWN:
+            ET.SubElement(case, "skipped", {"message": f"unknown ({r.method}): {r.reason}"})
+        out = ET.SubElement(case, "system-out")
+        out.text = r.line()
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
+
+
+def write_junit(path: str | os.PathLike[str], results: Sequence[Result],
+                seconds: float | None = None) -> None:
+    """Write :func:`junit_xml` to ``path`` (used by ``prove --junit`` and by ``report``)."""
+    _write_text(Path(path), junit_xml(results, seconds))
+
+
+def _write_text(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise LoopmlpError(f"{path}: cannot write ({e.strerror})") from None
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as e:
+        raise LoopmlpError(f"{path}: cannot write ({e.strerror})") from None
+
+
+# --------------------------------------------------------------------------- results files
+def load_results(path: str) -> tuple[list[Result], float, str]:
+    """Read a ``prove --json`` document: (results, total seconds, version that wrote it).
+
+    Anything malformed raises :class:`~verify.errors.InputError` naming the file, on one line.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise InputError(path, None, f"cannot read file: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise InputError(path, None, "not UTF-8 text") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(path, e.lineno, f"not valid JSON: {e.msg} (column {e.colno})") from None
+    try:
+        return _parse_doc(doc)
+    except _SchemaError as e:
+        raise InputError(path, None, f"not a `loopmlp prove --json` document: {e}") from None
+
+
+class _SchemaError(Exception):
+    pass
+
+
+def _get(obj: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    if not isinstance(obj, dict):
+        raise _SchemaError(f"{where or 'top level'}: expected an object")
+    if key not in obj:
+        raise _SchemaError(f"{where + '.' if where else ''}{key}: missing")
+    v = obj[key]
+    ok = isinstance(v, kind) and not (isinstance(v, bool) and bool not in _kinds(kind))
+    if not ok:
+        raise _SchemaError(f"{where + '.' if where else ''}{key}: unexpected value {v!r:.60}")
+    return v
+
+
+def _kinds(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _int_map(obj: Any, where: str) -> dict[str, int]:
+    if not isinstance(obj, dict) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in obj.values()):
+        raise _SchemaError(f"{where}: expected an object of integers")
+    return {str(k): int(v) for k, v in obj.items()}
+
+
+def _parse_doc(doc: Any) -> tuple[list[Result], float, str]:
+    if _get(doc, "tool", str, "") != "loopmlp":
+        raise _SchemaError(f"tool: {doc['tool']!r} is not 'loopmlp'")
+    version = _get(doc, "version", str, "")
+    seconds = float(_get(doc, "seconds", (int, float), ""))
+    raw = _get(doc, "results", list, "")
+    results = [_parse_result(r, f"results[{i}]") for i, r in enumerate(raw)]
+    if "summary" in doc and doc["summary"] != summary(results):
+        raise _SchemaError(f"summary {doc['summary']} does not match the results "
+                           f"{summary(results)}")
+    return results, seconds, version
+
+
+def _parse_result(r: Any, where: str) -> Result:
+    verdict = _get(r, "verdict", str, where)
+    if verdict not in VERDICT_LABELS:
+        raise _SchemaError(f"{where}.verdict: {verdict!r} is not one of "
+                           f"{', '.join(VERDICT_LABELS)}")
+    cex_doc = r.get("counterexample")
+    cex = None if cex_doc is None else _parse_cex(cex_doc, f"{where}.counterexample")
+    details = r.get("details", {})
+    if not isinstance(details, dict):
+        raise _SchemaError(f"{where}.details: expected an object")
+    seconds = float(_get(r, "seconds", (int, float), where))
+    if seconds < 0:
+        raise _SchemaError(f"{where}.seconds: negative")
+    return Result(
+        _get(r, "obligation", str, where), Verdict[verdict.upper()], _get(r, "method", str, where),
+        _get(r, "checked", int, where), _get(r, "total", int, where), seconds,
+        _get(r, "reason", str, where), cex, details)
+
+
+def _parse_cex(c: Any, where: str) -> Counterexample:
+    coords = _int_map(_get(c, "coordinates", dict, where), f"{where}.coordinates")
+    shown = _int_map(_get(c, "inputs", dict, where), f"{where}.inputs")
+    network = _int_map(_get(c, "network", dict, where), f"{where}.network")
+    spec = _int_map(_get(c, "spec", dict, where), f"{where}.spec")
+    if network.keys() != spec.keys():
+        raise _SchemaError(f"{where}: network and spec name different outputs")
+    # A word shown in ``inputs`` but not a coordinate groups the bits WORD.bit[i] (LSB first).
+    words: dict[str, tuple[str, ...]] = {}
+    for w in shown:
+        if w in coords:
+            continue
+        n = sum(1 for k in coords if k.startswith(f"{w}.bit["))
+        bits = tuple(bit_names(w, n))
+        if n == 0 or not all(b in coords for b in bits):
+            raise _SchemaError(f"{where}.inputs: {w!r} is neither a coordinate nor a word of "
+                               "the coordinates")
+        words[w] = bits
+    return Counterexample(coords, network, spec, words)
+
+
+# --------------------------------------------------------------------------- replay
+def build_obligation(name: str) -> Obligation:
+    """Rebuild the registered obligation called ``name`` (from its entry's ``build``)."""
+    from proofs import registry
+
+    entry = registry.find(name)
+    build = getattr(entry, "build", None)
+    if build is None:
+        raise LoopmlpError(f"{name}: its registry entry cannot rebuild the obligation for replay")
+    ob = build()
+    if ob.name != name:
+        raise LoopmlpError(f"registry: entry {name!r} built obligation {ob.name!r}")
+    return ob
+
+
+def parse_at(text: str) -> dict[str, int]:
+    """``'DA=3,DB=-1,MEM[0].bit[2]=1'`` -> values by name (commas inside brackets are kept)."""
+    parts: list[str] = []
+    depth, cur = 0, ""
+    for ch in text:
+        depth += {"[": 1, "]": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur)
+    out: dict[str, int] = {}
+    for part in (p.strip() for p in parts):
+        if not part:
+            continue
+        name, eq, value = part.rpartition("=")
+        name = name.strip()
+        if not eq or not name:
+            raise ParameterError("--at", part, "NAME=VALUE pairs separated by commas")
+        if name in out:
+            raise ParameterError("--at", name, "each name once")
+        try:
+            out[name] = int(value.strip(), 0)
+        except ValueError:
+            raise ParameterError("--at", part, "an integer value") from None
+    if not out:
+        raise ParameterError("--at", text, "at least one NAME=VALUE")
+    return out
+
+
+def point_of(ob: Obligation, given: Mapping[str, int]) -> dict[str, int]:
+    """Every input coordinate's value from ``given``: coordinates by name, words expanded to bits.
+
+    A word of n bits takes a value in [-2^(n-1), 2^n - 1] (negative values are two's complement).
+    """
+    words = ob.domain.words()
+    inputs = ob.network.inputs.names
+    box = dict(zip(ob.domain.names, ob.domain.box()))
+    point: dict[str, int] = {}
+    for name, v in given.items():
+        if name in words:
+            bits = words[name]
+            n = len(bits)
+            if not -(1 << (n - 1)) <= v < 1 << n:
+                raise ParameterError(f"--at {name}", v, f"a {n}-bit word in "
+                                     f"[{-(1 << (n - 1))}, {(1 << n) - 1}]")
+            for i, b in enumerate(bits):
+                if b in given:
+                    raise ParameterError("--at", b, f"either the word {name} or its bits")
+                point[b] = ((v % (1 << n)) >> i) & 1
+        elif name in box:
+            lo, hi = box[name]
+            if not lo <= v <= hi:
+                raise ParameterError(f"--at {name}", v, f"a value in [{lo}, {hi}]")
+            point[name] = v
+        else:
+            known = list(words) + [n for n in inputs if not any(n in b for b in words.values())]
+            shown = ", ".join(known[:8]) + (", ..." if len(known) > 8 else "")
+            raise ParameterError("--at", name, f"an input of {ob.name} ({shown})")
+    missing = [n for n in inputs if n not in point]
+    if missing:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        raise ParameterError("--at", f"<{len(given)} values>",
+                             f"a value for {missing[0]}{more}")
+    return point
+
+
+def cmd_replay(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    """Evaluate one input of a registered obligation: network against spec, per output."""
+    from verify.engines import replay
+
+    from .cli import EXIT_OK, EXIT_REFUTED
+
+    ob = build_obligation(args.name)
+    point = point_of(ob, parse_at(args.at))
+    if not bool(ob.domain.accept(point)):
+        raise ParameterError("--at", args.at, f"an input in the domain of {ob.name} "
+                             f"({ob.domain.describe()})")
+    cex = replay(ob, point)
+    shown = Counterexample(point, {}, {}, ob.domain.words())
+    print(f"{ob.name}: {shown.call(short_name(ob.name))}", file=out)
+    n = len(ob.checked_outputs)
+    if cex is None:
+        print(f"agrees: network equals spec on all {n} outputs", file=out)
+        return EXIT_OK
+    for o in cex.network:
+        print(f"  {o}: network={cex.network[o]} spec={cex.spec[o]}", file=out)
+    print(f"REFUTED: network and spec differ on {len(cex.network)} of {n} outputs", file=out)
+    return EXIT_REFUTED
+
+
+# --------------------------------------------------------------------------- report content
+@dataclass(frozen=True)
+class Picture:
+    """A PNG picture: ``name`` is its file name next to ``report.md``."""
+
+    name: str
+    title: str
+    caption: str
+    png: bytes
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One layer of a network as the report shows it."""
+
+    index: int
+    label: str
+    owner: str
+    outputs: int
+    inputs: int
+    nnz: int
+    identity: bool
+    relu: bool
+
+
+@dataclass(frozen=True)
+class NetworkView:
+    """A network's layer structure: which gadget owns which layer, widths and nonzeros."""
+
+    title: str
+    layers: tuple[LayerRow, ...]
+
+    @property
+    def nnz(self) -> int:
+        return sum(r.nnz for r in self.layers)
+
+
+@dataclass(frozen=True)
+class GadgetView:
+    """A gadget's formulas, per layer: the first few units and how many are left out."""
+
+    title: str
+    exactness: str
+    layers: tuple[tuple[str, tuple[str, ...], int], ...]
+
+
+@dataclass(frozen=True)
+class TraceView:
+    """A program run on the reference interpreter: memory (signed) and PC at every step."""
+
+    program: str
+    size: str
+    steps: int
+    reason: str
+    rows: tuple[str, ...]  # one label per memory word
+    memory: tuple[tuple[int, ...], ...]  # memory[step][word]
+    pc: tuple[int, ...]
+
+
+@dataclass
+class Report:
+    """Everything a report shows; :mod:`proofs.report_render` turns it into HTML and Markdown."""
+
+    results: list[Result]
+    seconds: float
+    source: str
+    versions: dict[str, str]
+    generated: str
+    gadgets: list[GadgetView] = field(default_factory=list)
+    networks: list[NetworkView] = field(default_factory=list)
+    trace: TraceView | None = None
+    pictures: dict[str, Picture] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return summary(self.results)
+
+
+def versions() -> dict[str, str]:
+    """Versions of loopmlp and of what its proofs run on."""
+    import numpy
+
+    from .cli import version
+
+    try:
+        import z3
+
+        z3_version = z3.get_version_string()
+    except ImportError:  # pragma: no cover - a dependency
+        z3_version = "not installed"
+    return {"loopmlp": version(), "z3": z3_version, "Python": platform.python_version(),
+            "numpy": numpy.__version__}
+
+
+def owner(label: str) -> str:
+    """The gadget or stage that owns a layer: its label up to the first ``:``."""
+    return label.split(":", 1)[0].strip() or "(unlabelled)"
+
+
+def network_view(title: str, net: Network) -> NetworkView:
+    """The layer structure of any network."""
+    rows = tuple(LayerRow(i, layer.label, owner(layer.label), layer.shape[0], layer.shape[1],
+                          layer.nnz, layer.is_identity, layer.relu)
+                 for i, layer in enumerate(net.layers))
+    return NetworkView(title, rows)
+
+
+def gadget_view(g: Any, shown: int = 4) -> GadgetView:
+    """A gadget's formulas with long layers collapsed to their first ``shown`` units."""
+    layers = tuple((label, tuple(fs[:shown]), max(0, len(fs) - shown))
+                   for label, fs in g.formulas())
+    return GadgetView(g.obligation_name, g.exactness, layers)
+
+
+def _catalogue(bits: int) -> tuple[list[GadgetView], list[NetworkView]]:
+    from constructions.gadgets import catalogue
+
+    gadgets = catalogue(bits)
+    views = [gadget_view(g) for g in gadgets]
+    # All gadget layers side by side: the catalogue read as one pipeline.
+    layers = [layer for g in gadgets for layer in g.network.layers]
+    rows = tuple(LayerRow(i, layer.label, owner(layer.label), layer.shape[0], layer.shape[1],
+                          layer.nnz, layer.is_identity, layer.relu)
+                 for i, layer in enumerate(layers))
+    nets = [NetworkView(f"gadget catalogue (bits={bits}), every gadget's layers in turn", rows)]
+    return views, nets
+
+
+def _computer_networks(size: Any, notes: list[str]) -> list[NetworkView]:
+    """The assembled computer's layer structure per profile, when the construction provides it."""
+    try:
+        from constructions import computer  # type: ignore[attr-defined]
+    except ModuleNotFoundError as e:
+        if e.name != "constructions.computer":
+            raise
+        notes.append("The assembled computer (constructions.computer) is not part of this "
+                     "installation: its layer structure is left out.")
+        return []
+    out = []
+    for profile in getattr(computer, "PROFILES", ("paper", "compact")):
+        try:
+            net = computer.build(profile, size)
+        except Exception as e:  # noqa: BLE001 - an optional section: say what failed and go on
+            notes.append(f"The computer's {profile!r} profile could not be built for {size}: "
+                         f"{type(e).__name__}: {e}")
+            continue
+        out.append(network_view(f"computer, profile {profile!r}, {_size_text(size)}", net))
+    return out
+
+
+def _size_text(size: Any) -> str:
+    return f"words={size.words}, bits={size.bits}, slots={size.slots}"
+
+
+def default_trace_program() -> Path:
+    """``constructions/programs/factorial.sq``, wherever the package is installed."""
+    import constructions
+
+    return Path(constructions.__file__).parent / "programs" / "factorial.sq"
+
+
+def trace_view(path: str | Path, max_steps: int) -> tuple[TraceView, Any]:
+    """Run a program on the reference interpreter with a trace; (view, machine size)."""
+    from constructions import asm, subleq
+
+    prog = asm.load(path)
+    run = subleq.run(prog.state, prog.size, max_steps, trace=True)
+    assert run.trace is not None
+    names: dict[int, list[str]] = {}
+    for label, addr in prog.data_labels.items():
+        names.setdefault(addr, []).append(label)
+    rows = tuple(", ".join(names.get(a, [])) or f"[{a}]" for a in range(prog.size.words))
+    memory = tuple(subleq.signed_memory(s, prog.size) for s in run.trace)
+    reason = run.reason if run.halted else f"{run.reason} ({max_steps} steps)"
+    view = TraceView(str(path), _size_text(prog.size), run.steps, reason, rows, memory,
+                     tuple(s.pc for s in run.trace))
+    return view, prog.size
+
+
+# --------------------------------------------------------------------------- the directory
+def _read_manifest(directory: Path) -> set[str]:
+    path = directory / MANIFEST
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return set()
+    except (OSError, UnicodeDecodeError) as e:
+        raise LoopmlpError(f"{path}: cannot read the report manifest ({e})") from None
+    # Only plain file names directly in the directory count: nothing outside it is ever touched.
+    return {n.strip() for n in lines
+            if n.strip() and not n.startswith("#") and "/" not in n and "\\" not in n
+            and n.strip() not in (".", "..", MANIFEST)}
+
+
+def _check_targets(directory: Path, names: Sequence[str], ours: set[str]) -> None:
+    for n in names:
+        p = directory / n
+        if os.path.lexists(p) and (n not in ours or p.is_symlink() or not p.is_file()):
+            raise LoopmlpError(
+                f"{p}: exists and was not written by `loopmlp report` (not listed in "
+                f"{directory / MANIFEST}); remove it or choose another --out")
+
+
+def write_report_files(directory: Path, files: Mapping[str, str | bytes]) -> list[Path]:
+    """Write ``files`` (name -> content) into ``directory``, never over a file it did not write.
+
+    Every target is checked before anything is written. Files the manifest lists from an earlier
+    report that this one does not write are removed, so the directory holds one report.
+    """
+    if os.path.lexists(directory) and not directory.is_dir():
+        raise LoopmlpError(f"{directory}: exists and is not a directory")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise LoopmlpError(f"{directory}: cannot create directory ({e.strerror})") from None
+    ours = _read_manifest(directory)
+    manifest = directory / MANIFEST
+    if os.path.lexists(manifest) and (manifest.is_symlink() or not manifest.is_file()):
+        raise LoopmlpError(f"{manifest}: not a regular file")
+    _check_targets(directory, list(files), ours)
+
+    def record(names: set[str]) -> None:
+        _write_text(manifest, "\n".join([_MANIFEST_HEAD, *sorted(names)]) + "\n")
+
+    # Record first (old and new), so an interrupted run never leaves an unlisted file.
+    record(ours | set(files))
+    written = []
+    for name, content in files.items():
+        p = directory / name
+        if isinstance(content, bytes):
+            _write_bytes(p, content)
+        else:
+            _write_text(p, content)
+        written.append(p)
+    for stale in sorted(ours - set(files)):
+        p = directory / stale
+        if p.is_file() and not p.is_symlink():
+            p.unlink()
+    record(set(files))
+    return written
+
+
+# --------------------------------------------------------------------------- the command
+def _run_entries(args: argparse.Namespace, out: IO[str], err: IO[str]) -> tuple[list[Result],
+                                                                                 float]:
+    from verify.engines import Options
+
+    from .cli import _progress, _UsageError
+    from .registry import all_entries, run_entry, select
+
+    entries = select(all_entries(), args.only, args.all)
+    if not entries:
+        raise _UsageError(f"--only {' '.join(args.only or [])!r}: no obligation matches")
+    opts_method = args.method or "auto"
+    timeout = 60.0 if args.timeout is None else args.timeout
+    results: list[Result] = []
+    t0 = time.perf_counter()
+    with _progress(not args.quiet, err) as bar:
+        task = bar.add_task("proving", total=len(entries)) if bar else None
+        for entry in entries:
+            r = run_entry(entry, Options(opts_method, timeout))
+            results.append(r)
+            if bar is not None:
+                bar.advance(task)
+            if not args.quiet or r.verdict is not Verdict.PROVED:
+                print(r.line(), file=out, flush=True)
+    return results, time.perf_counter() - t0
+
+
+def build_report(results: list[Result], seconds: float, source: str, *, bits: int = 8,
+                 trace_program: str | Path | None = None,
+                 trace_steps: int = DEFAULT_TRACE_STEPS, pictures: bool = True) -> Report:
+    """Gather everything a report shows (pictures only when matplotlib is installed)."""
+    rep = Report(results, seconds, source, versions(),
+                 datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
+    rep.gadgets, rep.networks = _catalogue(bits)
+    program = trace_program if trace_program is not None else default_trace_program()
+    rep.trace, size = trace_view(program, trace_steps)
+    rep.networks += _computer_networks(size, rep.notes)
+    if not pictures:
+        rep.notes.append("Pictures were not asked for (--no-pictures).")
+        return rep
+    try:
+        import matplotlib
+    except ImportError:
+        rep.notes.append("matplotlib is not installed, so this report has no pictures; install "
+                         "the optional extra `pip install 'loopmlp[plot]'` to get them.")
+        return rep
+    from . import report_plots
+
+    rep.versions["matplotlib"] = matplotlib.__version__
+    for pic in report_plots.pictures(rep):
+        rep.pictures[pic.name] = pic
+    return rep
+
+
+def cmd_report(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    """Run (or read) the results and write the report directory."""
+    from . import report_render
+    from .cli import _UsageError, results_json, verdict_exit
+
+    if args.trace_steps < 0:
+        raise ParameterError("--trace-steps", args.trace_steps, "a non-negative number of steps")
+    if args.bits < 1 or args.bits > 64:
+        raise ParameterError("--bits", args.bits, "1 <= bits <= 64")
+    if args.from_file:
+        given = [o for o, v in (("--method", args.method), ("--timeout", args.timeout),
+                                ("--all", args.all or None)) if v is not None]
+        if given:
+            raise _UsageError(f"{given[0]}: has no effect with --from (the results are read)")
+        results, seconds, made_by = load_results(args.from_file)
+        results = [r for r in results if matches(r.obligation, args.only)]
+        source = f"results read from {args.from_file} (written by loopmlp {made_by})"
+    else:
+        results, seconds = _run_entries(args, out, err)
+        source = f"{len(results)} obligations checked by this run"
+    rep = build_report(results, seconds, source, bits=args.bits,
+                       trace_program=args.trace_program, trace_steps=args.trace_steps,
+                       pictures=not args.no_pictures)
+    files: dict[str, str | bytes] = {
+        "index.html": report_render.html(rep),
+        "report.md": report_render.markdown(rep),
+        "results.json": json.dumps(results_json(results, seconds), indent=2) + "\n",
+        "junit.xml": junit_xml(results, seconds),
+    }
+    files.update({name: pic.png for name, pic in rep.pictures.items()})
+    directory = Path(args.out)
+    write_report_files(directory, files)
+    s = rep.counts
+    if not args.quiet:
+        print(f"{len(results)} obligations: {s['proved']} proved, {s['refuted']} refuted, "
+              f"{s['unknown']} unknown in {seconds:.1f}s", file=out)
+        for note in rep.notes:
+            print(f"note: {note}", file=err)
+        print(f"report written to {directory / 'index.html'} ({len(files)} files)", file=out)
+    return verdict_exit(combine(results))
+
+
+def add_commands(sub: Any) -> None:
+    """Register ``report`` and ``replay`` with the ``loopmlp`` parser."""
+    from verify.engines import METHODS
+
+    from .cli import EXIT_CODES
+
+    fmt = argparse.RawDescriptionHelpFormatter
+    rp = sub.add_parser(
+        "report", help="write an HTML and Markdown correctness report, results.json and "
+        "junit.xml", description="Run the obligations (as `prove` does) or read a results "
+        "file, and write index.html (self-contained), report.md, results.json, junit.xml and "
+        f"the pictures into a directory. Files not listed in DIR/{MANIFEST} are never "
+        "overwritten. The exit code is that of the results.", epilog=EXIT_CODES,
+        formatter_class=fmt)
+    rp.add_argument("--out", metavar="DIR", default="reports",
+                    help="directory to write into (default: reports)")
+    rp.add_argument("--only", action="append", metavar="PATTERN",
+                    help="glob over obligation names (repeatable), e.g. 'kernel/*'")
+    rp.add_argument("--all", action="store_true", default=None,
+                    help="include the slow obligations")
+    rp.add_argument("--from", dest="from_file", metavar="FILE",
+                    help="read the results of `loopmlp prove --json FILE` instead of running")
+    rp.add_argument("--method", choices=METHODS, default=None,
+                    help="checking method (default auto)")
+    rp.add_argument("--timeout", type=float, default=None, metavar="S",
+                    help="seconds per obligation for the solver (default 60)")
+    rp.add_argument("--bits", type=int, default=8, metavar="N",
+                    help="word width of the gadget catalogue shown (default 8)")
+    rp.add_argument("--trace-program", metavar="FILE.sq", default=None,
+                    help="program whose execution trace is pictured (default: factorial.sq)")
+    rp.add_argument("--trace-steps", type=int, default=DEFAULT_TRACE_STEPS, metavar="N",
+                    help=f"step limit of the traced run (default {DEFAULT_TRACE_STEPS})")
+    rp.add_argument("--no-pictures", action="store_true",
+                    help="leave the pictures out (faster; they need matplotlib anyway)")
+    rp.add_argument("--quiet", action="store_true", help="print only what is not proved")
+    rp.set_defaults(func=cmd_report)
+
+    rr = sub.add_parser(
+        "replay", help="evaluate one input of an obligation: network against spec",
+        description="Rebuild the registered obligation NAME and evaluate the input given by "
+        "--at through the exact forward pass and the spec. Words (e.g. DA) take one value, "
+        "negative values in two's complement; other coordinates take theirs by name. Exit 1 "
+        "when network and spec differ, 0 when they agree.", epilog=EXIT_CODES,
+        formatter_class=fmt)
+    rr.add_argument("name", metavar="NAME", help="obligation name, as `loopmlp list` prints it")
+    rr.add_argument("--at", required=True, metavar="'X=1,Y=0'",
+                    help="the input: NAME=VALUE pairs separated by commas")
+    rr.set_defaults(func=cmd_replay)
+
+
+_SIZES = re.compile(r"^(?P<head>[^\[]*)\[(?P<sizes>[^\]]*)\](?P<tail>.*)$")
+
+
+def bits_series(results: Sequence[Result]) -> dict[str, list[tuple[int, Result]]]:
+    """Results with a ``bits=N`` size, grouped by family (other sizes kept) and method.
+
+    ``gadget/read[words=4,bits=8]`` checked by ``factorised`` joins the series
+    ``gadget/read[words=4] (factorised)`` at bits 8.
+    """
+    out: dict[str, list[tuple[int, Result]]] = {}
+    for r in results:
+        m = _SIZES.match(r.obligation)
+        if not m:
+            continue
+        sizes = [s.strip() for s in m["sizes"].split(",")]
+        bits = [s for s in sizes if re.fullmatch(r"bits=\d+", s)]
+        if len(bits) != 1:
+            continue
+        rest = [s for s in sizes if s not in bits]
+        key = m["head"] + (f"[{','.join(rest)}]" if rest else "") + m["tail"]
+        out.setdefault(f"{key} ({r.method})", []).append((int(bits[0][5:]), r))
+    for v in out.values():
+        v.sort(key=lambda p: p[0])
+    return out
