@@ -29,7 +29,7 @@ import numpy as np
 from verify.errors import LayoutError, ParameterError
 from verify.layout import Layout, bit_names
 from verify.network import Network
-from verify.symbolic import SymbolicNet, Stage, Unit, sym
+from verify.symbolic import Stage, SymbolicNet, Unit, sym
 
 from .gadgets import (
     Gadget,
@@ -137,15 +137,20 @@ def encode(state: State, size: MachineSize) -> np.ndarray:
 
 def decode(vec: np.ndarray, size: MachineSize) -> State:
     """Bit vector -> State; every coordinate must be 0 or 1 (a canonical state)."""
-    v = np.asarray(vec).astype(np.int64).reshape(-1)
-    bad = np.flatnonzero((v != 0) & (v != 1))
+    raw = np.asarray(vec).reshape(-1)
+    want = size.words * size.bits + size.slots * size.ins_bits + size.pc_bits
+    if raw.size != want:
+        raise ParameterError("state vector", f"<{raw.size} coordinates>",
+                             f"{want} coordinates for this machine size")
+    bad = np.flatnonzero((raw != 0) & (raw != 1))
     if bad.size:
-        raise ParameterError("state vector", f"coordinate {int(bad[0])} = {int(v[bad[0]])}",
+        raise ParameterError("state vector", f"coordinate {int(bad[0])} = {raw[bad[0]]}",
                              "every coordinate in {0, 1} (a canonical state)")
+    v = raw.astype(np.int64)
     n, m = size.bits, size.addr_bits
-    weights_n = 1 << np.arange(n, dtype=np.int64)
     mem_end = size.words * n
-    memory = tuple(int(x) for x in v[:mem_end].reshape(size.words, n) @ weights_n)
+    memory = tuple(sum(int(b) << t for t, b in enumerate(row))
+                   for row in v[:mem_end].reshape(size.words, n))
     ins_end = mem_end + size.slots * size.ins_bits
     q = size.ins_bits
     rows = v[mem_end:ins_end].reshape(size.slots, q)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .computer import Computer
+from verify.errors import ParameterError
+
 from .subleq import State, _step, check_state
 
 
@@ -33,6 +35,8 @@ def run_network(computer: Computer, state: State, max_steps: int, *, trace: bool
                 check: bool = False) -> NetworkRun:
     """Loop the network from ``state``; steps count state-changing iterations."""
     check_state(state, computer.size)
+    if max_steps < 0:
+        raise ParameterError("max_steps", max_steps, "a non-negative integer")
     net = computer.network
     plan = net.plan([(0, 1)] * len(net.inputs))
     x = computer.encode(state)[None, :]
@@ -44,7 +48,14 @@ def run_network(computer: Computer, state: State, max_steps: int, *, trace: bool
         y = net.forward(x, plan.arithmetic)
         if check:
             ref_next = _step(ref, computer.size)
-            got = computer.decode(y[0])
+            try:
+                got = computer.decode(y[0])
+            except ParameterError:  # not even a canonical state: a disagreement, not bad input
+                return NetworkRun(ref, steps + 1, False,
+                                  f"disagrees with the interpreter at step {steps + 1} "
+                                  "(the network left a non-canonical state)", False,
+                                  tuple(states) if states is not None else None,
+                                  plan.arithmetic)
             if got != ref_next:
                 return NetworkRun(got, steps + 1, False,
                                   f"disagrees with the interpreter at step {steps + 1}", False,

@@ -195,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Modules that add subcommands: each has ``add_commands(subparsers)``; every handler it sets as
 # ``func`` has the signature ``(args, out, err) -> exit code``.
-COMMAND_MODULES = ("proofs.machine_cli", "proofs.report", "proofs.bench")
+COMMAND_MODULES = ("proofs.machine_cli", "proofs.report", "proofs.bench", "proofs.bench_run")
 
 
 def main(argv: Sequence[str] | None = None, out: IO[str] | None = None,

@@ -138,7 +138,9 @@ def describe(computer: Computer) -> dict[str, Any]:
 
 def cmd_info(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     """Describe a profile at a machine size (default 16 words, 16 bits, 64 slots)."""
-    size = MachineSize(args.words or 16, args.bits or 16, args.slots or 64)
+    size = MachineSize(16 if args.words is None else args.words,
+                       16 if args.bits is None else args.bits,
+                       64 if args.slots is None else args.slots)
     d = describe(build(args.profile, size))
     if args.json:
         out.write(json.dumps(d, indent=2) + "\n")

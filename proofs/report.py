@@ -24,74 +24,37 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import json
-import math
 import os
 import platform
 import re
-import shlex
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from verify.errors import InputError, LoopmlpError, ParameterError
 from verify.layout import bit_names
-from verify.network import Network
 from verify.obligation import Obligation
 from verify.result import Counterexample, Result, Verdict, combine, summary
 
+from .report_content import (
+    DEFAULT_TRACE_STEPS,
+    PICTURE_NAMES,
+    add_pictures,
+    finding,
+    prepare_report,
+    replay_command,
+    short_name,
+    versions,
+)
+
 MANIFEST = ".loopmlp-report"
+REPORT_FILES = ("index.html", "report.md", "results.json", "junit.xml")
 _MANIFEST_HEAD = ("# Files written here by `loopmlp report`, which overwrites only the files "
                   "listed below.")
-DEFAULT_TRACE_STEPS = 2000
 VERDICT_LABELS = tuple(v.label for v in Verdict)
-
-
-# --------------------------------------------------------------------------- small formatting
-def coverage(checked: int, total: int) -> str:
-    """``checked/total``, with ``2^k`` for large powers of two and ``~2^x`` for other huge counts.
-
-    ``coverage(65536, 65536) == '2^16/2^16'``, ``coverage(8, 8) == '8/8'``.
-    """
-    return f"{_count(checked)}/{_count(total)}"
-
-
-def _count(n: int) -> str:
-    if n < 1 << 16:
-        return str(n)
-    if n & (n - 1) == 0:
-        return f"2^{n.bit_length() - 1}"
-    if n < 10**7:
-        return f"{n:,}"
-    return f"~2^{math.log2(n):.1f}"
-
-
-def _quote(arg: str) -> str:
-    """Single quotes for a shell unless the text itself holds one (then shlex's quoting)."""
-    return f"'{arg}'" if "'" not in arg else shlex.quote(arg)
-
-
-def replay_command(name: str, cex: Counterexample) -> str:
-    """The command that reproduces a counterexample: ``loopmlp replay 'NAME' --at 'DA=3,DB=5'``."""
-    at = ",".join(f"{k}={v}" for k, v in cex.compact_inputs().items())
-    return f"loopmlp replay {_quote(name)} --at {_quote(at)}"
-
-
-def short_name(name: str) -> str:
-    """``gadget/subtract[bits=4]`` -> ``subtract``: the name a counterexample call reads with."""
-    return name.rsplit("/", 1)[-1].split("[", 1)[0] or name
-
-
-def finding(r: Result) -> str:
-    """What a result says beyond its verdict: the differing outputs, or why it is not proved."""
-    if r.counterexample is not None:
-        return r.counterexample.describe(short_name(r.obligation))
-    if r.verdict is Verdict.PROVED:
-        return ""
-    return r.reason
 
 
 def split_name(name: str) -> tuple[str, str]:
@@ -152,19 +115,15 @@ def junit_xml(results: Sequence[Result], seconds: float | None = None,
 def write_junit(path: str | os.PathLike[str], results: Sequence[Result],
                 seconds: float | None = None) -> None:
     """Write :func:`junit_xml` to ``path`` (used by ``prove --junit`` and by ``report``)."""
-    _write_text(Path(path), junit_xml(results, seconds))
+    _write(Path(path), junit_xml(results, seconds))
 
 
-def _write_text(path: Path, text: str) -> None:
+def _write(path: Path, content: str | bytes) -> None:
     try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as e:
-        raise LoopmlpError(f"{path}: cannot write ({e.strerror})") from None
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    try:
-        path.write_bytes(data)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
     except OSError as e:
         raise LoopmlpError(f"{path}: cannot write ({e.strerror})") from None
 
@@ -317,13 +276,29 @@ def parse_at(text: str) -> dict[str, int]:
     return out
 
 
+_BIT = re.compile(r"^(?P<word>.+)\.bit\[(?P<i>\d+)\]$")
+
+
+def _bit_words(names: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Words ``W`` whose bits ``W.bit[0]``, ..., ``W.bit[n-1]`` are all among ``names``."""
+    found: dict[str, set[int]] = {}
+    for n in names:
+        m = _BIT.match(n)
+        if m:
+            found.setdefault(m["word"], set()).add(int(m["i"]))
+    return {w: tuple(bit_names(w, len(ix))) for w, ix in found.items()
+            if ix == set(range(len(ix)))}
+
+
 def point_of(ob: Obligation, given: Mapping[str, int]) -> dict[str, int]:
     """Every input coordinate's value from ``given``: coordinates by name, words expanded to bits.
 
-    A word of n bits takes a value in [-2^(n-1), 2^n - 1] (negative values are two's complement).
+    Words are those of the domain, and any ``W`` whose bits ``W.bit[0..n-1]`` are all inputs
+    (``MEM[2]=5``). A word of n bits takes a value in [-2^(n-1), 2^n - 1] (negative values are
+    two's complement).
     """
-    words = ob.domain.words()
     inputs = ob.network.inputs.names
+    words = _bit_words(inputs) | ob.domain.words()
     box = dict(zip(ob.domain.names, ob.domain.box()))
     point: dict[str, int] = {}
     for name, v in given.items():
@@ -343,14 +318,24 @@ def point_of(ob: Obligation, given: Mapping[str, int]) -> dict[str, int]:
                 raise ParameterError(f"--at {name}", v, f"a value in [{lo}, {hi}]")
             point[name] = v
         else:
-            known = list(words) + [n for n in inputs if not any(n in b for b in words.values())]
+            known = list(words) + [c for c in inputs if not any(c in b for b in words.values())]
             shown = ", ".join(known[:8]) + (", ..." if len(known) > 8 else "")
             raise ParameterError("--at", name, f"an input of {ob.name} ({shown})")
-    missing = [n for n in inputs if n not in point]
+    missing: list[str] = []
+    for coord in inputs:
+        if coord in point:
+            continue
+        # Name a whole missing word once, by its word name; else the coordinate itself.
+        word = next((w for w, bits in words.items() if coord in bits), None)
+        whole = word is not None and not any(b in point for b in words[word])
+        label = word if whole and word is not None else coord
+        if label not in missing:
+            missing.append(label)
     if missing:
-        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
-        raise ParameterError("--at", f"<{len(given)} values>",
-                             f"a value for {missing[0]}{more}")
+        shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6
+                                          else "")
+        raise ParameterError("--at", ",".join(f"{k}={v}" for k, v in given.items()),
+                             f"a value for {shown}")
     return point
 
 
@@ -378,186 +363,6 @@ def cmd_replay(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     return EXIT_REFUTED
 
 
-# --------------------------------------------------------------------------- report content
-@dataclass(frozen=True)
-class Picture:
-    """A PNG picture: ``name`` is its file name next to ``report.md``."""
-
-    name: str
-    title: str
-    caption: str
-    png: bytes
-
-
-@dataclass(frozen=True)
-class LayerRow:
-    """One layer of a network as the report shows it."""
-
-    index: int
-    label: str
-    owner: str
-    outputs: int
-    inputs: int
-    nnz: int
-    identity: bool
-    relu: bool
-
-
-@dataclass(frozen=True)
-class NetworkView:
-    """A network's layer structure: which gadget owns which layer, widths and nonzeros."""
-
-    title: str
-    layers: tuple[LayerRow, ...]
-
-    @property
-    def nnz(self) -> int:
-        return sum(r.nnz for r in self.layers)
-
-
-@dataclass(frozen=True)
-class GadgetView:
-    """A gadget's formulas, per layer: the first few units and how many are left out."""
-
-    title: str
-    exactness: str
-    layers: tuple[tuple[str, tuple[str, ...], int], ...]
-
-
-@dataclass(frozen=True)
-class TraceView:
-    """A program run on the reference interpreter: memory (signed) and PC at every step."""
-
-    program: str
-    size: str
-    steps: int
-    reason: str
-    rows: tuple[str, ...]  # one label per memory word
-    memory: tuple[tuple[int, ...], ...]  # memory[step][word]
-    pc: tuple[int, ...]
-
-
-@dataclass
-class Report:
-    """Everything a report shows; :mod:`proofs.report_render` turns it into HTML and Markdown."""
-
-    results: list[Result]
-    seconds: float
-    source: str
-    versions: dict[str, str]
-    generated: str
-    gadgets: list[GadgetView] = field(default_factory=list)
-    networks: list[NetworkView] = field(default_factory=list)
-    trace: TraceView | None = None
-    pictures: dict[str, Picture] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def counts(self) -> dict[str, int]:
-        return summary(self.results)
-
-
-def versions() -> dict[str, str]:
-    """Versions of loopmlp and of what its proofs run on."""
-    import numpy
-
-    from .cli import version
-
-    try:
-        import z3
-
-        z3_version = z3.get_version_string()
-    except ImportError:  # pragma: no cover - a dependency
-        z3_version = "not installed"
-    return {"loopmlp": version(), "z3": z3_version, "Python": platform.python_version(),
-            "numpy": numpy.__version__}
-
-
-def owner(label: str) -> str:
-    """The gadget or stage that owns a layer: its label up to the first ``:``."""
-    return label.split(":", 1)[0].strip() or "(unlabelled)"
-
-
-def network_view(title: str, net: Network) -> NetworkView:
-    """The layer structure of any network."""
-    rows = tuple(LayerRow(i, layer.label, owner(layer.label), layer.shape[0], layer.shape[1],
-                          layer.nnz, layer.is_identity, layer.relu)
-                 for i, layer in enumerate(net.layers))
-    return NetworkView(title, rows)
-
-
-def gadget_view(g: Any, shown: int = 4) -> GadgetView:
-    """A gadget's formulas with long layers collapsed to their first ``shown`` units."""
-    layers = tuple((label, tuple(fs[:shown]), max(0, len(fs) - shown))
-                   for label, fs in g.formulas())
-    return GadgetView(g.obligation_name, g.exactness, layers)
-
-
-def _catalogue(bits: int) -> tuple[list[GadgetView], list[NetworkView]]:
-    from constructions.gadgets import catalogue
-
-    gadgets = catalogue(bits)
-    views = [gadget_view(g) for g in gadgets]
-    # All gadget layers side by side: the catalogue read as one pipeline.
-    layers = [layer for g in gadgets for layer in g.network.layers]
-    rows = tuple(LayerRow(i, layer.label, owner(layer.label), layer.shape[0], layer.shape[1],
-                          layer.nnz, layer.is_identity, layer.relu)
-                 for i, layer in enumerate(layers))
-    nets = [NetworkView(f"gadget catalogue (bits={bits}), every gadget's layers in turn", rows)]
-    return views, nets
-
-
-def _computer_networks(size: Any, notes: list[str]) -> list[NetworkView]:
-    """The assembled computer's layer structure per profile, when the construction provides it."""
-    try:
-        from constructions import computer  # type: ignore[attr-defined]
-    except ModuleNotFoundError as e:
-        if e.name != "constructions.computer":
-            raise
-        notes.append("The assembled computer (constructions.computer) is not part of this "
-                     "installation: its layer structure is left out.")
-        return []
-    out = []
-    for profile in getattr(computer, "PROFILES", ("paper", "compact")):
-        try:
-            net = computer.build(profile, size)
-        except Exception as e:  # noqa: BLE001 - an optional section: say what failed and go on
-            notes.append(f"The computer's {profile!r} profile could not be built for {size}: "
-                         f"{type(e).__name__}: {e}")
-            continue
-        out.append(network_view(f"computer, profile {profile!r}, {_size_text(size)}", net))
-    return out
-
-
-def _size_text(size: Any) -> str:
-    return f"words={size.words}, bits={size.bits}, slots={size.slots}"
-
-
-def default_trace_program() -> Path:
-    """``constructions/programs/factorial.sq``, wherever the package is installed."""
-    import constructions
-
-    return Path(constructions.__file__).parent / "programs" / "factorial.sq"
-
-
-def trace_view(path: str | Path, max_steps: int) -> tuple[TraceView, Any]:
-    """Run a program on the reference interpreter with a trace; (view, machine size)."""
-    from constructions import asm, subleq
-
-    prog = asm.load(path)
-    run = subleq.run(prog.state, prog.size, max_steps, trace=True)
-    assert run.trace is not None
-    names: dict[int, list[str]] = {}
-    for label, addr in prog.data_labels.items():
-        names.setdefault(addr, []).append(label)
-    rows = tuple(", ".join(names.get(a, [])) or f"[{a}]" for a in range(prog.size.words))
-    memory = tuple(subleq.signed_memory(s, prog.size) for s in run.trace)
-    reason = run.reason if run.halted else f"{run.reason} ({max_steps} steps)"
-    view = TraceView(str(path), _size_text(prog.size), run.steps, reason, rows, memory,
-                     tuple(s.pc for s in run.trace))
-    return view, prog.size
-
-
 # --------------------------------------------------------------------------- the directory
 def _read_manifest(directory: Path) -> set[str]:
     path = directory / MANIFEST
@@ -582,37 +387,43 @@ def _check_targets(directory: Path, names: Sequence[str], ours: set[str]) -> Non
                 f"{directory / MANIFEST}); remove it or choose another --out")
 
 
+def check_report_dir(directory: Path, names: Sequence[str]) -> set[str]:
+    """The files the manifest of ``directory`` lists; refuses a target the report did not write.
+
+    A missing directory is fine (it will be created); a path that is not a directory is not.
+    """
+    if os.path.lexists(directory) and not directory.is_dir():
+        raise LoopmlpError(f"{directory}: exists and is not a directory")
+    manifest = directory / MANIFEST
+    if os.path.lexists(manifest) and (manifest.is_symlink() or not manifest.is_file()):
+        raise LoopmlpError(f"{manifest}: not a regular file")
+    ours = _read_manifest(directory)
+    _check_targets(directory, names, ours)
+    return ours
+
+
 def write_report_files(directory: Path, files: Mapping[str, str | bytes]) -> list[Path]:
     """Write ``files`` (name -> content) into ``directory``, never over a file it did not write.
 
     Every target is checked before anything is written. Files the manifest lists from an earlier
     report that this one does not write are removed, so the directory holds one report.
     """
-    if os.path.lexists(directory) and not directory.is_dir():
-        raise LoopmlpError(f"{directory}: exists and is not a directory")
+    ours = check_report_dir(directory, list(files))
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise LoopmlpError(f"{directory}: cannot create directory ({e.strerror})") from None
-    ours = _read_manifest(directory)
     manifest = directory / MANIFEST
-    if os.path.lexists(manifest) and (manifest.is_symlink() or not manifest.is_file()):
-        raise LoopmlpError(f"{manifest}: not a regular file")
-    _check_targets(directory, list(files), ours)
 
     def record(names: set[str]) -> None:
-        _write_text(manifest, "\n".join([_MANIFEST_HEAD, *sorted(names)]) + "\n")
+        _write(manifest, "\n".join([_MANIFEST_HEAD, *sorted(names)]) + "\n")
 
     # Record first (old and new), so an interrupted run never leaves an unlisted file.
     record(ours | set(files))
     written = []
     for name, content in files.items():
-        p = directory / name
-        if isinstance(content, bytes):
-            _write_bytes(p, content)
-        else:
-            _write_text(p, content)
-        written.append(p)
+        _write(directory / name, content)
+        written.append(directory / name)
     for stale in sorted(ours - set(files)):
         p = directory / stale
         if p.is_file() and not p.is_symlink():
@@ -648,33 +459,6 @@ def _run_entries(args: argparse.Namespace, out: IO[str], err: IO[str]) -> tuple[
     return results, time.perf_counter() - t0
 
 
-def build_report(results: list[Result], seconds: float, source: str, *, bits: int = 8,
-                 trace_program: str | Path | None = None,
-                 trace_steps: int = DEFAULT_TRACE_STEPS, pictures: bool = True) -> Report:
-    """Gather everything a report shows (pictures only when matplotlib is installed)."""
-    rep = Report(results, seconds, source, versions(),
-                 datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
-    rep.gadgets, rep.networks = _catalogue(bits)
-    program = trace_program if trace_program is not None else default_trace_program()
-    rep.trace, size = trace_view(program, trace_steps)
-    rep.networks += _computer_networks(size, rep.notes)
-    if not pictures:
-        rep.notes.append("Pictures were not asked for (--no-pictures).")
-        return rep
-    try:
-        import matplotlib
-    except ImportError:
-        rep.notes.append("matplotlib is not installed, so this report has no pictures; install "
-                         "the optional extra `pip install 'loopmlp[plot]'` to get them.")
-        return rep
-    from . import report_plots
-
-    rep.versions["matplotlib"] = matplotlib.__version__
-    for pic in report_plots.pictures(rep):
-        rep.pictures[pic.name] = pic
-    return rep
-
-
 def cmd_report(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     """Run (or read) the results and write the report directory."""
     from . import report_render
@@ -682,22 +466,32 @@ def cmd_report(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 
     if args.trace_steps < 0:
         raise ParameterError("--trace-steps", args.trace_steps, "a non-negative number of steps")
-    if args.bits < 1 or args.bits > 64:
+    if not 1 <= args.bits <= 64:
         raise ParameterError("--bits", args.bits, "1 <= bits <= 64")
+    directory = Path(args.out)
+    # Refuse before any work is done; write_report_files checks again when it writes.
+    check_report_dir(directory, REPORT_FILES + PICTURE_NAMES)
+    loaded = None
     if args.from_file:
         given = [o for o, v in (("--method", args.method), ("--timeout", args.timeout),
-                                ("--all", args.all or None)) if v is not None]
+                                ("--all", args.all)) if v is not None]
         if given:
             raise _UsageError(f"{given[0]}: has no effect with --from (the results are read)")
-        results, seconds, made_by = load_results(args.from_file)
+        loaded = load_results(args.from_file)
+    rep = prepare_report(bits=args.bits, trace_program=args.trace_program,
+                         trace_steps=args.trace_steps)
+    if loaded is not None:
+        results, seconds, made_by = loaded
         results = [r for r in results if matches(r.obligation, args.only)]
         source = f"results read from {args.from_file} (written by loopmlp {made_by})"
     else:
         results, seconds = _run_entries(args, out, err)
         source = f"{len(results)} obligations checked by this run"
-    rep = build_report(results, seconds, source, bits=args.bits,
-                       trace_program=args.trace_program, trace_steps=args.trace_steps,
-                       pictures=not args.no_pictures)
+    rep.results, rep.seconds, rep.source = results, seconds, source
+    if args.no_pictures:
+        rep.notes.append("Pictures were left out (--no-pictures).")
+    else:
+        add_pictures(rep)
     files: dict[str, str | bytes] = {
         "index.html": report_render.html(rep),
         "report.md": report_render.markdown(rep),
@@ -705,7 +499,6 @@ def cmd_report(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         "junit.xml": junit_xml(results, seconds),
     }
     files.update({name: pic.png for name, pic in rep.pictures.items()})
-    directory = Path(args.out)
     write_report_files(directory, files)
     s = rep.counts
     if not args.quiet:
@@ -767,27 +560,3 @@ def add_commands(sub: Any) -> None:
     rr.set_defaults(func=cmd_replay)
 
 
-_SIZES = re.compile(r"^(?P<head>[^\[]*)\[(?P<sizes>[^\]]*)\](?P<tail>.*)$")
-
-
-def bits_series(results: Sequence[Result]) -> dict[str, list[tuple[int, Result]]]:
-    """Results with a ``bits=N`` size, grouped by family (other sizes kept) and method.
-
-    ``gadget/read[words=4,bits=8]`` checked by ``factorised`` joins the series
-    ``gadget/read[words=4] (factorised)`` at bits 8.
-    """
-    out: dict[str, list[tuple[int, Result]]] = {}
-    for r in results:
-        m = _SIZES.match(r.obligation)
-        if not m:
-            continue
-        sizes = [s.strip() for s in m["sizes"].split(",")]
-        bits = [s for s in sizes if re.fullmatch(r"bits=\d+", s)]
-        if len(bits) != 1:
-            continue
-        rest = [s for s in sizes if s not in bits]
-        key = m["head"] + (f"[{','.join(rest)}]" if rest else "") + m["tail"]
-        out.setdefault(f"{key} ({r.method})", []).append((int(bits[0][5:]), r))
-    for v in out.values():
-        v.sort(key=lambda p: p[0])
-    return out

@@ -18,7 +18,16 @@ from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
 
 from verify.result import Result, Verdict
 
-from .report import NetworkView, Picture, Report, TraceView, bits_series
+from .report_content import (
+    LAYERS_PNG,
+    TIMES_PNG,
+    TRACE_PNG,
+    NetworkView,
+    Picture,
+    Report,
+    TraceView,
+    bits_series,
+)
 
 MARKERS = "osD^v<>pP*h"
 REFUTED_COLOUR = "#c62828"
@@ -83,7 +92,7 @@ def proof_times(results: Sequence[Result]) -> Picture | None:
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=7.5, frameon=False,
               ncol=1 if n <= 24 else 2)
     ax.set_title("Proof time against word width, per gadget and method")
-    return Picture("proof-times.png", "Proof time against bits",
+    return Picture(TIMES_PNG, "Proof time against bits",
                    "Seconds per obligation against its word width (log-log), one line per gadget "
                    "family and method. A hollow ring marks an unknown result, a red cross a "
                    "refuted one.", _png(fig))
@@ -134,7 +143,7 @@ def layer_structure(views: Sequence[NetworkView]) -> Picture | None:
                          label="identity layer"))
     fig.legend(handles=handles, loc="outside upper center", ncol=min(len(handles), 6),
                fontsize=8, frameon=False)
-    return Picture("layers.png", "Layer structure",
+    return Picture(LAYERS_PNG, "Layer structure",
                    "Each bar is one layer: its height the layer's width (output units), its "
                    "colour the gadget that owns it (the layer label up to ':'), the number on top "
                    "its nonzero weights. Hatched grey bars are identity layers; a dashed outline "
@@ -164,7 +173,7 @@ def trace_heatmap(trace: TraceView) -> Picture:
     ax.set_xlabel("step")
     ax.set_ylabel("memory word")
     fig.colorbar(img, ax=ax, label="signed value (symmetric log scale)", pad=0.01)
-    return Picture("trace.png", "Execution trace",
+    return Picture(TRACE_PNG, "Execution trace",
                    f"The memory of {trace.program} at every step of the reference interpreter "
                    "(rows are words, labelled as in the program; colour is the signed value), "
                    "with the program counter above.", _png(fig))

@@ -6,6 +6,8 @@ A domain is a finite set of assignments to named integer coordinates. Every doma
 - decode member indices ``0 <= i < count`` into rows of values (``decode``), so enumeration is a
   vectorised mixed-radix decode of ``arange`` chunks,
 - give its bounding box (``box``) for the interval bounds of exact evaluation,
+- where it can, split into an inner and an outer domain over disjoint coordinates (``split``), so
+  an engine can work on the product structure instead of on decoded rows,
 - state itself to z3 (``z3_constraints``), and
 - give a hypothesis strategy over its members (``strategy``).
 
@@ -62,6 +64,15 @@ class Domain:
         for lo in range(start, stop, chunk):
             yield self.decode(np.arange(lo, min(lo + chunk, stop), dtype=np.int64))
 
+    def split(self, limit: int) -> tuple[Domain, Domain] | None:
+        """``(inner, outer)`` over a partition of the coordinates, with at most ``limit`` inner
+        members, such that member ``i + inner.count * o`` is inner member ``i`` together with
+        outer member ``o``; None when the domain has no such split (or fits in ``limit``).
+
+        Only the enumeration splits: membership (:meth:`accept`) stays the whole domain's.
+        """
+        return None
+
     def describe(self) -> str:
         return f"{type(self).__name__}({len(self.names)} coordinates, {self.count} points)"
 
@@ -86,6 +97,14 @@ class Bits(Domain):
 
     def box(self) -> list[tuple[int, int]]:
         return [(0, 1)] * len(self.names)
+
+    def split(self, limit: int) -> tuple[Domain, Domain] | None:
+        """The low ``k = floor(log2 limit)`` bits inside, the others outside: index ``i`` has
+        bit ``j`` = ``(i >> j) & 1``, so ``i = low + 2^k * high``."""
+        if self.count <= limit or limit < 2:
+            return None
+        k = limit.bit_length() - 1
+        return Bits(self.names[:k]), Bits(self.names[k:])
 
     def z3_constraints(self, v: Mapping[str, Any]) -> list[Any]:
         import z3
@@ -216,6 +235,31 @@ class Product(Domain):
     def box(self) -> list[tuple[int, int]]:
         return [b for f in self.factors for b in f.box()]
 
+    def split(self, limit: int) -> tuple[Domain, Domain] | None:
+        """The leading factors that fit in ``limit`` inside, the rest outside; the first factor
+        that does not fit is itself split when it can, to fill the inner part.
+
+        With the leading factors' index ``p`` (of ``size`` members) and the next factor split
+        as ``f = s + |s_in| * t``: ``p + size * (f + |f| * r) = (p + size * s) + size * |s_in| *
+        (t + |s_out| * r)``, since ``|f| = |s_in| * |s_out|``.
+        """
+        inner: list[Domain] = []
+        size = 1
+        for k, f in enumerate(self.factors):
+            if size * f.count <= limit:
+                inner.append(f)
+                size *= f.count
+                continue
+            rest = list(self.factors[k:])
+            parts = f.split(limit // size)
+            if parts is not None:
+                inner.append(parts[0])
+                rest[0] = parts[1]
+            if not inner:
+                return None
+            return product(*inner), product(*rest)
+        return None
+
     def z3_constraints(self, v: Mapping[str, Any]) -> list[Any]:
         return [c for f in self.factors for c in f.z3_constraints(v)]
 
@@ -263,6 +307,10 @@ class Constrained(Domain):
 
     def box(self) -> list[tuple[int, int]]:
         return self.base.box()
+
+    def split(self, limit: int) -> tuple[Domain, Domain] | None:
+        """The base's split; the predicate stays with :meth:`accept`, on whole members."""
+        return self.base.split(limit)
 
     def z3_constraints(self, v: Mapping[str, Any]) -> list[Any]:
         return self.base.z3_constraints(v) + [self.predicate(v)]

@@ -7,14 +7,20 @@ ints) before it is returned; one that does not replay raises :class:`InternalErr
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Callable, Generator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .domains import Domain
 from .errors import InternalError, ParameterError
+from .network import Plan, SplitEvaluator, narrowest_int
 from .obligation import Obligation
 from .result import Counterexample, Result, Verdict
 
@@ -78,16 +84,41 @@ def _done(ob: Obligation, verdict: Verdict, method: str, checked: int, total: in
 
 
 # --------------------------------------------------------------------------- exhaustive
+# The inner part of a split holds at most 1/_INNER_SHARE of a block, so the first layer's table
+# over it stays in cache and a block spans several outer members (measured on subtract: inner
+# 4096 in blocks of 65536 beat inner 65536 by a third). An inner part that fills less than
+# 1/_INNER_SHARE of that allowance (a tiny factor before one that cannot split) leaves too
+# little work per numpy call; such domains go through the batch path.
+_INNER_SHARE = 16
+
+
 def exhaustive(ob: Obligation, opts: Options = Options()) -> Result:
     """Evaluate the network and the spec on every member of the domain, in exact arithmetic.
 
-    The arithmetic (float32/float64 when every partial sum is provably below 2^24/2^53, int64
-    below 2^62, Python ints beyond) comes from :meth:`Network.plan` over the domain's box.
+    The network's bounds come from :meth:`Network.plan` over the domain's box. A domain that
+    splits as ``inner x outer`` (see :meth:`Domain.split`, inner part at most ``opts.chunk /
+    16`` points) runs through a :class:`~verify.network.SplitEvaluator` in the narrowest
+    integer type the bounds allow (int16/int32/int64), in blocks of about ``opts.chunk``
+    points spread over the cores; any other domain (a small one among them) runs in batches of
+    ``opts.chunk`` rows through :meth:`Network.forward` in the plan's arithmetic
+    (float32/float64 below 2^24/2^53, int64 below 2^62, Python ints beyond). The arithmetic
+    used is reported in ``details``. Either way the first counterexample in the domain's
+    enumeration order is the one reported, after :func:`replay`.
     """
     t0 = time.perf_counter()
     dom, net = ob.domain, ob.network
-    total = dom.count
     plan = net.plan([dict(zip(dom.names, dom.box()))[n] for n in net.inputs])
+    limit = max(opts.chunk // _INNER_SHARE, 2)
+    parts = dom.split(limit) if plan.arithmetic != "python" else None
+    if parts is not None and parts[0].count * _INNER_SHARE >= limit:
+        return _exhaustive_split(ob, opts, plan, parts[0], parts[1], t0)
+    return _exhaustive_batches(ob, opts, plan, t0)
+
+
+def _exhaustive_batches(ob: Obligation, opts: Options, plan: Plan, t0: float) -> Result:
+    """Decoded rows in chunks, the network through :meth:`Network.forward`."""
+    dom, net = ob.domain, ob.network
+    total = dom.count
     order = np.array([dom.names.index(n) for n in net.inputs], dtype=np.int64)
     # The spec runs on int64 columns only when an interval run of it shows no intermediate value
     # can reach 2^62; otherwise on Python ints (object arrays), so it can never wrap silently.
@@ -118,6 +149,142 @@ def exhaustive(ob: Obligation, opts: Options = Options()) -> Result:
             opts.progress(done, total)
     return _done(ob, Verdict.PROVED, "exhaustive", done, total, t0, "every input checked",
                  arithmetic=plan.arithmetic, max_partial_sum=plan.max_partial_sum)
+
+
+def _exhaustive_split(ob: Obligation, opts: Options, plan: Plan, inner: Domain, outer: Domain,
+                      t0: float) -> Result:
+    """Blocks of whole inner domains: block ``b`` holds outer members ``b * per .. (b + 1) *
+    per - 1`` with every inner member, which are the domain's members ``b * per * |inner|``
+    onwards, in order (member ``i + |inner| * o`` is inner ``i`` with outer ``o``).
+
+    The spec and the domain's predicate still run on one column per coordinate, every point
+    of the block in order: the inner columns repeat with period ``|inner|``, so one read-only
+    tiling serves every block, and the outer columns are each outer value repeated
+    ``|inner|`` times.
+    """
+    dom, net = ob.domain, ob.network
+    total = dom.count
+    n_inner = inner.count
+    per = max(1, opts.chunk // n_inner)
+    n_blocks = -(-outer.count // per)
+    inner_rows = inner.decode(np.arange(n_inner, dtype=np.int64))
+    evaluator = SplitEvaluator(net, plan, inner.names, inner_rows, outer.names)
+    cdtype = _column_dtype(ob)
+    tiled = {n: np.tile(inner_rows[:, j].astype(cdtype), per) for j, n in enumerate(inner.names)}
+    for col in tiled.values():
+        col.flags.writeable = False  # shared by every block: a spec may not write to it
+    out_idx = net.outputs.indices(ob.checked_outputs)
+    outer_pos = {n: j for j, n in enumerate(outer.names)}
+
+    def columns(outer_rows: np.ndarray, n: int) -> dict[str, np.ndarray]:
+        cols = {}
+        for name in dom.names:
+            if name in tiled:
+                cols[name] = tiled[name][:n]
+            else:  # each outer value n_inner times (a broadcast copy beats np.repeat)
+                col = np.empty((len(outer_rows), n_inner), dtype=cdtype)
+                col[:] = outer_rows[:, outer_pos[name], None]
+                cols[name] = col.reshape(n)
+        return cols
+
+    def check(b: int) -> tuple[int, int, dict[str, np.ndarray]]:
+        """Points in block b, and the index in it of the first counterexample (-1 if none)."""
+        lo = b * per
+        outer_rows = outer.decode(np.arange(lo, min(lo + per, outer.count), dtype=np.int64))
+        n = len(outer_rows) * n_inner
+        cols = columns(outer_rows, n)
+        if b in (0, n_blocks - 1):
+            _check_split(dom, cols, lo * n_inner, n)
+        y = evaluator.block(outer_rows)
+        want = ob.spec(cols)
+        bad = np.zeros(n, dtype=bool)
+        for k, o in zip(out_idx, ob.checked_outputs):
+            np.logical_or(bad, np.not_equal(y[k], want[o]), out=bad)
+        member = dom.accept(cols)
+        if member is not True:
+            bad &= np.broadcast_to(np.asarray(member, dtype=bool), bad.shape)
+        return n, int(bad.argmax()) if bad.any() else -1, cols
+
+    done = 0
+    with closing(_in_order(check, n_blocks, _workers())) as blocks:
+        for n, i, cols in blocks:
+            if i >= 0:
+                point = {name: int(cols[name][i]) for name in dom.names}
+                cex = _confirmed(ob, point, "exhaustive")
+                return _done(ob, Verdict.REFUTED, "exhaustive", done + i + 1, total, t0,
+                             "counterexample found", cex, arithmetic=evaluator.arithmetic)
+            done += n
+            if opts.progress:
+                opts.progress(done, total)
+    return _done(ob, Verdict.PROVED, "exhaustive", done, total, t0, "every input checked",
+                 arithmetic=evaluator.arithmetic, max_partial_sum=plan.max_partial_sum)
+
+
+def _check_split(dom: Domain, cols: Mapping[str, np.ndarray], start: int, n: int) -> None:
+    """The columns of a block are the domain's own decode of its members (checked on the first
+    and the last block, where an off-by-one in a split would show)."""
+    rows = dom.decode(np.arange(start, start + n, dtype=np.int64))
+    for j, name in enumerate(dom.names):
+        if not np.array_equal(rows[:, j], np.asarray(cols[name], dtype=np.int64)):
+            raise InternalError(f"the split of {dom.describe()} enumerates {name} differently "
+                                f"from its decode at members {start}..{start + n - 1}; this is "
+                                "a bug in the checker")
+
+
+def _workers() -> int:
+    """Threads for the blocks: numpy releases the GIL inside its loops."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8))
+
+
+def _in_order(work: Callable[[int], Any], count: int,
+              workers: int) -> Generator[Any, None, None]:
+    """``work(0), work(1), ...`` in order, computed up to ``2 * workers`` ahead on a thread
+    pool; when the caller stops early the blocks not yet started are cancelled."""
+    if workers == 1 or count <= 1:
+        yield from (work(b) for b in range(count))
+        return
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="exhaustive")
+    try:
+        ahead: deque[Future[Any]] = deque()
+        nxt = 0
+        while ahead or nxt < count:
+            while nxt < count and len(ahead) < 2 * workers:
+                ahead.append(pool.submit(work, nxt))
+                nxt += 1
+            yield ahead.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _column_dtype(ob: Obligation) -> Any:
+    """The narrowest integer type for the columns the spec and the domain's predicate run on:
+    an interval run of both bounds every intermediate value. Without a bound for the spec,
+    Python ints (object arrays); without one for the predicate, int64 as the batch path."""
+    bound = spec_bound(ob)
+    if bound is None:
+        return object
+    member = _accept_bound(ob.domain)
+    if member is None:
+        return np.int64 if bound < INT64_SAFE else object
+    name = narrowest_int(max(bound, member))
+    return np.dtype(name) if name is not None else object
+
+
+def _accept_bound(dom: Domain) -> int | None:
+    """Largest magnitude of any intermediate value of the domain's predicate over its box, or
+    None when the predicate cannot run on intervals."""
+    from .interval import Interval, Tracker
+
+    tracker = Tracker()
+    try:
+        dom.accept({n: Interval(lo, hi, tracker) for n, (lo, hi) in zip(dom.names, dom.box())})
+    except (TypeError, ValueError, AttributeError):
+        return None
+    return tracker.max_abs
 
 
 INT64_SAFE = 1 << 62

@@ -312,6 +312,10 @@ def factorised(ob: Obligation, opts: Options = Options()) -> Result:
     total = ob.domain.count
     if fz is None:
         return _done(ob, Verdict.UNKNOWN, "factorised", 0, total, t0, "no factorisation declared")
+    if fz.split and ob.domain.count > fz.split_from:
+        from .casesplit import casesplit
+
+        return casesplit(ob, fz.split, opts)
     box = dict(zip(ob.domain.names, ob.domain.box()))
     groups = fz.groups or tuple((o,) for o in ob.checked_outputs)
     deps = _spec_dependencies(fz.form_spec, fz.forms, ob.checked_outputs)

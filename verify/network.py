@@ -16,6 +16,12 @@ exact arithmetic is chosen:
 - Python integers (numpy object arrays) beyond that.
 
 The choice is computed, never assumed, and :meth:`Network.plan` reports it.
+
+Exhaustive checks of large product domains go through a :class:`SplitEvaluator` instead: the
+first layer's pre-activation over ``inner x outer`` is ``T_in[i] + T_out[o]`` (the two halves of
+``W x`` plus the bias, each a partial sum), so it is formed by broadcast addition from two small
+tables, and the layers after it run on points laid out as rows in the narrowest integer type
+(int16/int32/int64) that holds every partial sum and every weight, by the same bounds.
 """
 
 from __future__ import annotations
@@ -37,6 +43,28 @@ EXACT_LIMITS: tuple[tuple[str, int], ...] = (
     ("float64", 1 << 53),
     ("int64", INT64_LIMIT),
 )
+
+
+# Integer types for the row layout of a SplitEvaluator: below the limit, no sum, product or ReLU
+# of the network can wrap.
+INT_LIMITS: tuple[tuple[str, int], ...] = (
+    ("int16", 1 << 15),
+    ("int32", 1 << 31),
+    ("int64", INT64_LIMIT),
+)
+# A layer whose nonzeros are at most this many, or at most this fraction of W, runs as one pass
+# per nonzero (cheap integer passes over cached rows); a fuller one as a BLAS matrix product.
+ROWS_MAX_NNZ = 256
+ROWS_MAX_DENSITY = 1 / 4
+# Hidden values a SplitEvaluator forms per numpy call (about 512 KiB at int16): fewer calls, while
+# the group still sits in cache.
+_GROUP_POINTS = 1 << 18
+
+
+def narrowest_int(bound: int) -> str | None:
+    """The narrowest integer type of :data:`INT_LIMITS` holding every value of magnitude at most
+    ``bound``, or None when none does."""
+    return next((name for name, limit in INT_LIMITS if bound < limit), None)
 
 
 def _as_int(value: Any, what: str) -> int:
@@ -231,8 +259,10 @@ class Layer:
     def _float_matrix(self, dtype: type) -> Any:
         m = self.csr.astype(dtype)
         n_out, n_in = self.shape
-        # Dense products are far faster for the small, fairly full layers of gadgets.
-        return m.toarray().T if n_out * n_in <= 1 << 22 else m.T.tocsr()
+        # Dense products are far faster for the small, fairly full layers of gadgets; sparse
+        # ones (the computer's copy-heavy layers) stay sparse.
+        dense = n_out * n_in <= 1 << 22 and self.nnz * 8 >= n_out * n_in
+        return m.toarray().T if dense else m.T.tocsr()
 
     @cached_property
     def _f32(self) -> Any:
@@ -288,7 +318,46 @@ class Layer:
             y = np.asarray(x.astype(dtype, copy=False) @ m)
             out = y.astype(np.int64) + self.bias64
         if self.relu:
-            out = np.maximum(out, 0)
+            # A zero array, not the scalar 0: numpy's scalar path of maximum is not vectorised.
+            out = np.maximum(out, np.zeros_like(out))
+        return out
+
+    # ---------------------------------------------------------------- rows layout
+    @cached_property
+    def _consumers(self) -> tuple[tuple[tuple[int, int], ...], ...]:
+        """For each input, the (output, weight) pairs of the nonzeros that read it."""
+        uses: list[list[tuple[int, int]]] = [[] for _ in range(len(self.inputs))]
+        for r, c, v in zip(self.rows, self.cols, self.vals):
+            uses[c].append((r, v))
+        return tuple(tuple(u) for u in uses)
+
+    @property
+    def _by_rows(self) -> bool:
+        n_out, n_in = self.shape
+        return self.nnz <= ROWS_MAX_NNZ or self.nnz <= ROWS_MAX_DENSITY * n_out * n_in
+
+    def _apply_rows(self, x: np.ndarray, product: str, zeros: np.ndarray) -> np.ndarray:
+        """``ReLU(W x + b)`` on points laid out as rows (``x[input, point]``), in x's integer
+        type: one pass per nonzero when W is sparse, else a matrix product in the exact
+        ``product`` arithmetic (float32, float64 or int64), cast back. The caller has proved
+        every partial sum and weight fits x's type; ``zeros`` is a zero row at least as long."""
+        dtype = x.dtype
+        n = x.shape[1]
+        bias = np.array(self.bias, dtype=dtype)[:, None]
+        if self._by_rows:
+            out = np.empty((len(self.outputs), n), dtype=dtype)
+            out[:] = bias
+            tmp = np.empty(n, dtype=dtype)
+            for c, uses in enumerate(self._consumers):
+                for r, v in uses:
+                    _accumulate(out[r], v, x[c], tmp)
+        elif product == "int64":
+            out = np.asarray(self.csr @ x.astype(np.int64)).astype(dtype) + bias
+        else:
+            m = self._f32 if product == "float32" else self._f64  # W^T
+            out = np.asarray(m.T @ x.astype(product)).astype(dtype) + bias
+        if self.relu:
+            np.maximum(out, zeros[None, :n], out=out)
         return out
 
     def _apply_python(self, x: np.ndarray) -> np.ndarray:
@@ -298,6 +367,17 @@ class Layer:
         for r, c, v in zip(self.rows, self.cols, self.vals):
             out[:, r] = out[:, r] + v * xo[:, c]
         return out
+
+
+def _accumulate(acc: np.ndarray, v: int, x: np.ndarray, tmp: np.ndarray) -> None:
+    """``acc += v * x`` in place (``tmp`` is scratch of x's shape)."""
+    if v == 1:
+        np.add(acc, x, out=acc)
+    elif v == -1:
+        np.subtract(acc, x, out=acc)
+    else:
+        np.multiply(x, acc.dtype.type(v), out=tmp)
+        np.add(acc, tmp, out=acc)
 
 
 @dataclass(frozen=True)
@@ -447,3 +527,115 @@ class Network:
             zero = const(0)
             x = [z3.If(p > zero, p, zero) for p in pre] if layer.relu else pre
         return dict(zip(self.outputs.names, x))
+
+
+class SplitEvaluator:
+    """The network over blocks ``outer x inner`` of a split domain, outputs laid out as rows.
+
+    ``inner_rows[i]`` are the values of the coordinates ``inner_names`` at inner member ``i``;
+    a block is a run of outer members ``outer_rows[o]`` over ``outer_names``, and its points are
+    ``(o, i)`` in the order ``o * n_inner + i`` (the inner member varies fastest).
+
+    Layer 1's pre-activation at ``(o, i)`` is ``T_in[:, i] + T_out[:, o]`` with ``T_in = W_in
+    x_in`` (computed once) and ``T_out = W_out x_out + b`` (once per block), in exact int64
+    sparse products: both are partial sums of ``W x + b``. Every later value is a partial sum,
+    a ReLU of one, or a weight (which the partial-sum bound does not cover when its input is
+    always 0), so with ``plan.max_partial_sum`` and the largest weight below the limit of
+    :attr:`arithmetic` (int16/int32/int64) nothing wraps. Layer 1 feeds layer 2 a few units at
+    a time, so a block's hidden layer never has to fit in cache at once.
+    """
+
+    def __init__(self, net: Network, plan: Plan, inner_names: Sequence[str],
+                 inner_rows: np.ndarray, outer_names: Sequence[str]) -> None:
+        if plan.arithmetic == "python":
+            raise ParameterError("plan", plan.arithmetic, "a plan whose bound fits int64")
+        weight = max((abs(v) for layer in net.layers for v in layer.vals), default=0)
+        bound = max(plan.max_partial_sum, weight)
+        arithmetic = narrowest_int(bound)
+        product = next((name for name, limit in EXACT_LIMITS if bound < limit), None)
+        if arithmetic is None or product is None:
+            raise ParameterError("plan", plan.max_partial_sum, "a bound below 2^62")
+        self.net = net
+        self.arithmetic = arithmetic
+        self.product = product
+        self.dtype = np.dtype(arithmetic)
+        first = net.layers[0]
+        inner_idx = net.inputs.indices(inner_names)
+        outer_idx = net.inputs.indices(outer_names)
+        if sorted(inner_idx + outer_idx) != list(range(len(net.inputs))):
+            raise ShapeError(f"network {net.name!r}: the split must name every input once")
+        self.n_inner = len(inner_rows)
+        t_in = first.csr[:, inner_idx] @ np.asarray(inner_rows, dtype=np.int64).T
+        self.t_in = np.ascontiguousarray(np.asarray(t_in).astype(self.dtype))
+        self._w_out = first.csr[:, outer_idx]
+        self._b_out = first.bias64[:, None]
+        # Build what the blocks read now, before blocks run on several threads.
+        for layer in net.layers[1:]:
+            if layer._by_rows:
+                _ = layer._consumers
+            elif product == "int64":
+                _ = layer.csr
+            else:
+                _ = layer._f32 if product == "float32" else layer._f64
+
+    def block(self, outer_rows: np.ndarray) -> np.ndarray:
+        """Outputs ``(len(outputs), len(outer_rows) * n_inner)`` of every point of the block."""
+        layers = self.net.layers
+        first, dtype = layers[0], self.dtype
+        n_outer, n_inner = len(outer_rows), self.n_inner
+        n = n_outer * n_inner
+        t_out = np.asarray(self._w_out @ np.asarray(outer_rows, dtype=np.int64).T) + self._b_out
+        zeros = np.zeros(n, dtype=dtype)
+        if len(layers) > 1 and layers[1]._by_rows:
+            x = self._fused(layers[1], t_out, n_outer)
+            rest = layers[2:]
+        else:
+            pre = np.add(self.t_in[:, None, :], t_out.astype(dtype)[:, :, None])
+            x = pre.reshape(len(first.outputs), n)
+            if first.relu:
+                np.maximum(x, zeros[None, :], out=x)
+            rest = layers[1:]
+        for layer in rest:
+            x = layer._apply_rows(x, self.product, zeros)
+        return x
+
+    def _fused(self, second: Layer, t_out: np.ndarray, n_outer: int) -> np.ndarray:
+        """Layer 2 of a block, the units of layer 1 formed, rectified and added in a few at a
+        time, so the hidden layer of a block never has to be held (or fit in cache) at once."""
+        first, dtype, n_inner = self.net.layers[0], self.dtype, self.n_inner
+        n = n_outer * n_inner
+        t_out = t_out.astype(dtype)
+        group = max(1, min(_GROUP_POINTS // n, 16))
+        zeros = np.zeros((group, n), dtype=dtype)
+        x = np.empty((len(second.outputs), n), dtype=dtype)
+        x[:] = np.array(second.bias, dtype=dtype)[:, None]
+        units = np.empty((group, n_outer, n_inner), dtype=dtype)
+        tmp = np.empty(n, dtype=dtype)
+        for lo, hi in self._groups(second, group):
+            part = units[:hi - lo]
+            np.add(self.t_in[lo:hi, None, :], t_out[lo:hi, :, None], out=part)
+            rows = part.reshape(hi - lo, n)
+            if first.relu:
+                # A zero array, not the scalar 0: numpy's scalar path of maximum is not
+                # vectorised.
+                np.maximum(rows, zeros[:hi - lo], out=rows)
+            for row, uses in zip(rows, second._consumers[lo:hi]):
+                for r, v in uses:
+                    _accumulate(x[r], v, row, tmp)
+        if second.relu:
+            np.maximum(x, zeros[0][None, :], out=x)
+        return x
+
+    @staticmethod
+    def _groups(second: Layer, size: int) -> list[tuple[int, int]]:
+        """Runs ``lo..hi-1`` of at most ``size`` consecutive units of layer 1 that layer 2
+        reads (a unit nobody reads is never formed)."""
+        out: list[tuple[int, int]] = []
+        for u, uses in enumerate(second._consumers):
+            if not uses:
+                continue
+            if out and out[-1][1] == u and u - out[-1][0] < size:
+                out[-1] = (out[-1][0], u + 1)
+            else:
+                out.append((u, u + 1))
+        return out

@@ -46,6 +46,8 @@ class Factorisation:
     forms: tuple[Form, ...]
     form_spec: Spec
     groups: tuple[tuple[str, ...], ...] = ()  # outputs checked together; default: per output
+    split: tuple[str, ...] = ()  # control inputs to case-split on instead (verify.casesplit)
+    split_from: int = 0  # use the split when the domain has more than this many points
 
 
 @dataclass(frozen=True, eq=False)

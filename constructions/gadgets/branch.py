@@ -22,6 +22,11 @@ from verify.symbolic import Stage, SymbolicNet, Unit, affine, relu_unit
 from .base import Gadget, WordArg, bits_of
 
 
+def branch_contract(target: Any, fallthrough: Any, flag: Any) -> Any:
+    """The word-level contract: ``target if flag == 1 else fallthrough``."""
+    return ite(flag == 1, target, fallthrough)
+
+
 def branch_stages(bits: int, target: WordArg, fallthrough: WordArg, flag: str, out: WordArg,
                   tag: str) -> tuple[tuple[Unit, ...], tuple[Unit, ...]]:
     """Layer-1 (BG, BH) and layer-2 units of the select."""
@@ -49,7 +54,7 @@ def make_branch(bits: int) -> Gadget:
     def spec(x: Mapping[str, Any]) -> dict[str, Any]:
         c = word([x[f"C.bit[{i}]"] for i in range(bits)])
         n = word([x[f"PC1.bit[{i}]"] for i in range(bits)])
-        pc = ite(x["F"] == 1, c, n)
+        pc = branch_contract(c, n, x["F"])
         return {f"PC'.bit[{i}]": bit(pc, i) for i in range(bits)}
 
     def form_spec(f: Mapping[str, Any]) -> dict[str, Any]:

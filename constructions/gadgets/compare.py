@@ -23,6 +23,11 @@ from verify.symbolic import Stage, SymbolicNet, Unit, affine, relu_unit
 from .base import Gadget
 
 
+def compare_contract(r: Any, bits: int) -> Any:
+    """The word-level contract: ``1 if signed(r) <= 0 else 0``."""
+    return ite(signed(r, bits) <= 0, 1, 0)
+
+
 def compare_units(bits: int, src: str, tag: str) -> tuple[Unit, Unit]:
     """Z = ReLU(1 - sum R) and P = ReLU(R_(N-1)), the layer-1 units."""
     rs = bit_names(src, bits)
@@ -47,7 +52,7 @@ def make_compare(bits: int) -> Gadget:
                            Stage(second, "compare: flag")), f"compare[bits={bits}]")
 
     def spec(x: Mapping[str, Any]) -> dict[str, Any]:
-        return {"F": ite(signed(word([x[r] for r in rs]), bits) <= 0, 1, 0)}
+        return {"F": compare_contract(word([x[r] for r in rs]), bits)}
 
     forms = (Form("sign", {rs[-1]: 1}), Form("ones", {r: 1 for r in rs}))
 

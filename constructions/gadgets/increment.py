@@ -24,6 +24,11 @@ from verify.symbolic import Stage, SymbolicNet, Unit, affine
 from .base import Gadget, step_units
 
 
+def increment_contract(pc: Any, bits: int) -> Any:
+    """The word-level contract: ``(pc + 1) mod 2^bits``."""
+    return wrap(pc + 1, bits)
+
+
 def increment_stages(bits: int, src: str, out: str,
                      tag: str) -> tuple[tuple[Unit, ...], tuple[Unit, ...]]:
     """Layer-1 and layer-2 units of ``out = src + 1 mod 2^bits``."""
@@ -56,7 +61,7 @@ def make_increment(bits: int) -> Gadget:
     outs = tuple(u.name for u in second)
 
     def spec(x: Mapping[str, Any]) -> dict[str, Any]:
-        nxt = wrap(word([x[n] for n in inputs]) + 1, bits)
+        nxt = increment_contract(word([x[n] for n in inputs]), bits)
         return {f"PC1.bit[{i}]": bit(nxt, i) for i in range(bits)}
 
     forms = tuple(Form(f"T{i}", *increment_form(i, "PC")) for i in range(bits))

@@ -13,7 +13,7 @@ that sum. The output bit t depends only on column t and on A, so the wide case f
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from verify.domains import Word, product
@@ -31,6 +31,11 @@ def log2_exact(name: str, n: int, most: int) -> int:
     if not (isinstance(n, int) and 2 <= n <= most and n & (n - 1) == 0):
         raise ParameterError(name, n, f"a power of two from 2 to {most}")
     return n.bit_length() - 1
+
+
+def read_contract(table: Sequence[Any], addr: Any) -> Any:
+    """The word-level contract: ``table[addr]``."""
+    return select(table, addr)
 
 
 def read_stages(words: int, bits: int, addr: WordArg, table: str, out: WordArg,
@@ -64,7 +69,7 @@ def make_read(words: int, bits: int) -> Gadget:
 
     def spec(x: Mapping[str, Any]) -> dict[str, Any]:
         mem = [word([x[f"MEM[{j}].bit[{t}]"] for t in range(bits)]) for j in range(words)]
-        d = select(mem, word([x[n] for n in a]))
+        d = read_contract(mem, word([x[n] for n in a]))
         return {f"D.bit[{t}]": bit(d, t) for t in range(bits)}
 
     forms = tuple(Form(n, {n: 1}) for n in inputs)
@@ -76,5 +81,5 @@ def make_read(words: int, bits: int) -> Gadget:
 
     domain = product(Word("A", m), *[Word(f"MEM[{j}]", bits) for j in range(words)])
     return Gadget("read", {"words": words, "bits": bits}, net, domain, spec, names,
-                  Factorisation(forms, form_spec),
+                  Factorisation(forms, form_spec, split=tuple(a), split_from=1 << 400),
                   "one-hot match: exactly one H[j,t] can be nonzero")

@@ -34,6 +34,16 @@ from verify.symbolic import Stage, SymbolicNet, Unit, affine
 from .base import Gadget, step_units
 
 
+def subtract_contract(da: Any, db: Any, bits: int) -> Any:
+    """The word-level contract: ``(db - da) mod 2^bits``."""
+    return wrap(db - da, bits)
+
+
+def add_contract(da: Any, db: Any, bits: int) -> Any:
+    """The word-level contract: ``(da + db) mod 2^bits``."""
+    return wrap(da + db, bits)
+
+
 def thresholds(i: int) -> tuple[int, int, int]:
     """The three thresholds whose steps spell bit i of a value below 2^(i+2)."""
     return (1 << i, 1 << (i + 1), 3 << i)
@@ -87,7 +97,7 @@ def _make(bits: int, subtract: bool) -> Gadget:
     def spec(x: Mapping[str, Any]) -> dict[str, Any]:
         da = word([x[f"DA.bit[{i}]"] for i in range(bits)])
         db = word([x[f"DB.bit[{i}]"] for i in range(bits)])
-        r = wrap(db - da if subtract else da + db, bits)
+        r = subtract_contract(da, db, bits) if subtract else add_contract(da, db, bits)
         return {f"R.bit[{i}]": bit(r, i) for i in range(bits)}
 
     forms = tuple(Form(f"S{i}", *prefix_sum(i, "DA", "DB", subtract)) for i in range(bits))

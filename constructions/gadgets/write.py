@@ -16,18 +16,23 @@ bit cancels and R.bit[t] takes its place. The value inside the ReLU is in {0, 1}
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from verify.domains import Word, product
 from verify.errors import ParameterError
 from verify.layout import bit_names
 from verify.obligation import Factorisation, Form
-from verify.ops import bit, ite, word
+from verify.ops import bit, ite, store, word
 from verify.symbolic import Stage, SymbolicNet, Unit, affine, relu_unit
 
 from .base import Gadget, WordArg, bits_of, match_form
 from .read import log2_exact
+
+
+def write_contract(table: Sequence[Any], addr: Any, value: Any) -> list[Any]:
+    """The word-level contract: ``table`` with word ``addr`` replaced by ``value``."""
+    return store(table, addr, value)
 
 
 def write_stages(words: int, bits: int, addr: WordArg, table: str, value: WordArg, out: str,
@@ -69,9 +74,9 @@ def make_write(words: int, bits: int) -> Gadget:
     def spec(x: Mapping[str, Any]) -> dict[str, Any]:
         addr = word([x[n] for n in b])
         r = word([x[f"R.bit[{t}]"] for t in range(bits)])
+        old = [word([x[f"MEM[{j}].bit[{t}]"] for t in range(bits)]) for j in range(words)]
         out: dict[str, Any] = {}
-        for j in range(words):
-            new = ite(addr == j, r, word([x[f"MEM[{j}].bit[{t}]"] for t in range(bits)]))
+        for j, new in enumerate(write_contract(old, addr, r)):
             for t in range(bits):
                 out[f"MEM'[{j}].bit[{t}]"] = bit(new, t)
         return out
@@ -84,5 +89,6 @@ def make_write(words: int, bits: int) -> Gadget:
     domain = product(Word("B", m), Word("R", bits),
                      *[Word(f"MEM[{j}]", bits) for j in range(words)])
     return Gadget("write", {"words": words, "bits": bits}, net, domain, spec, outs,
-                  Factorisation(tuple(Form(n, {n: 1}) for n in inputs), form_spec),
+                  Factorisation(tuple(Form(n, {n: 1}) for n in inputs), form_spec,
+                                split=tuple(b), split_from=1 << 400),
                   "old bit kept off the address; swapped for R.bit[t] at it")

@@ -1,0 +1,357 @@
+"""Obligations of the assembled computer, named ``computer/<profile>/...``.
+
+- ``structure``: the assembled layers are exactly the proved gadgets' blocks (renamed), copy
+  units and identity layers, nothing else; the loop closes on the state layout.
+- ``contracts``: the gadgets' word-level contracts, composed in the network's order, equal one
+  SUBLEQ step (:func:`constructions.subleq.step_symbolic`), for every state (z3, bit-vectors of a
+  width that interval evaluation shows cannot wrap).
+- ``step/compositional``: structure + contracts + every gadget obligation at the sizes used.
+- ``step/monolithic``: the whole network against the interpreter's step, exhaustively at the
+  smallest sizes and by z3 at M = K = 4, N = 4: an independent cross-check.
+- ``invariant``: every canonical state (all coordinates in {0,1}) steps to a canonical state, so
+  one proved step covers every run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from constructions.computer import PROFILES, Computer, build, state_names
+from constructions.gadgets.branch import branch_contract
+from constructions.gadgets.compare import compare_contract
+from constructions.gadgets.increment import increment_contract
+from constructions.gadgets.read import read_contract
+from constructions.gadgets.subtract import subtract_contract
+from constructions.gadgets.write import write_contract
+from constructions.subleq import MachineSize, step_symbolic
+from verify.domains import Bits
+from verify.engines import Options, check
+from verify.interval import Interval, Tracker
+from verify.layout import Layout
+from verify.network import Layer, Network
+from verify.obligation import Obligation
+from verify.ops import bit, select, word
+from verify.result import Result, Verdict
+
+from .registry import Entry, of
+
+Size = tuple[int, int, int]
+COMPOSITIONAL_SIZES: tuple[Size, ...] = ((4, 4, 4), (16, 16, 64), (256, 16, 256))
+
+
+def _tag(size: MachineSize) -> str:
+    return f"[words={size.words},bits={size.bits},slots={size.slots}]"
+
+
+def _result(name: str, ok: bool | None, method: str, t0: float, reason: str,
+            **details: Any) -> Result:
+    verdict = Verdict.PROVED if ok else (Verdict.UNKNOWN if ok is None else Verdict.REFUTED)
+    return Result(name, verdict, method, 1 if ok else 0, 1, time.perf_counter() - t0, reason,
+                  None, details)
+
+
+# --------------------------------------------------------------------------- structure
+def _rows(layer: Layer) -> dict[str, tuple[dict[str, int], int]]:
+    ins, outs = layer.inputs.names, layer.outputs.names
+    rows: dict[str, tuple[dict[str, int], int]] = {n: ({}, layer.bias[i])
+                                                  for i, n in enumerate(outs)}
+    for r, c, v in zip(layer.rows, layer.cols, layer.vals):
+        rows[outs[r]][0][ins[c]] = v
+    return rows
+
+
+def structure_problems(comp: Computer) -> list[str]:
+    """Every way the assembled layers differ from gadget blocks + copies + identities."""
+    net = comp.network
+    problems: list[str] = []
+    if net.outputs != net.inputs or list(net.inputs.names) != state_names(comp.size):
+        problems.append("the network does not map the state layout to itself")
+    owner: dict[int, list[tuple[int, int]]] = {}
+    for p_idx, p in enumerate(comp.placements):
+        for s in range(len(p.stages)):
+            owner.setdefault(p.first_layer + s, []).append((p_idx, s))
+    for li, (layer, plan) in enumerate(zip(net.layers, comp.plans)):
+        if plan.identity:
+            if not layer.is_identity:
+                problems.append(f"layer {li} ({plan.label}) is not an exact identity")
+            continue
+        rows = _rows(layer)
+        accounted: set[str] = set()
+        for p_idx, s in owner.get(li, []):
+            p = comp.placements[p_idx]
+            g_layer = p.gadget.network.layers[s]
+            prev_g = (p.gadget.network.inputs.names if s == 0
+                      else p.gadget.network.layers[s - 1].outputs.names)
+            prev_c = p.inputs if s == 0 else tuple(u.name for u in p.stages[s - 1])
+            rho = dict(zip(prev_g, prev_c))
+            for g_name, unit in zip(g_layer.outputs.names, p.stages[s]):
+                want_coeffs, want_bias = g_layer.row(g_name)
+                want = ({rho[n]: v for n, v in want_coeffs.items()}, want_bias)
+                got = rows.get(unit.name)
+                if got != want:
+                    problems.append(f"layer {li}: unit {unit.name} is not {p.role}'s "
+                                    f"{g_name} renamed")
+                accounted.add(unit.name)
+        for name, (coeffs, b) in rows.items():
+            if name in accounted:
+                continue
+            if coeffs != {name: 1} or b != 0:
+                problems.append(f"layer {li}: unit {name} is neither a gadget unit nor a copy")
+        if len(problems) > 20:
+            break
+    return problems
+
+
+def structure_entry(profile: str, size: MachineSize) -> Entry:
+    name = f"computer/{profile}/structure{_tag(size)}"
+
+    def run(opts: Options) -> Result:
+        t0 = time.perf_counter()
+        comp = build(profile, size)
+        problems = structure_problems(comp)
+        return _result(name, not problems, "structural", t0,
+                       "; ".join(problems[:3]) if problems else
+                       "every layer is gadget blocks, copies or an exact identity",
+                       layers=comp.network.depth, identity_layers=len(comp.identity_layers()))
+
+    return Entry(name, run)
+
+
+# --------------------------------------------------------------------------- contracts
+def fetch_fields(code_words: list[Any], pc: Any, size: MachineSize) -> tuple[Any, Any, Any]:
+    """Fetch the whole instruction word at ``pc`` and split it into (a, b, c) by wiring:
+    I.bit[i] -> a.bit[i], I.bit[m + i] -> b.bit[i], I.bit[2m + i] -> c.bit[i]."""
+    m, k = size.addr_bits, size.pc_bits
+    ins = read_contract(code_words, pc)
+    return _field(ins, 0, m), _field(ins, m, m), _field(ins, 2 * m, k)
+
+
+def execute(memory: list[Any], a: Any, b: Any, c: Any, pc: Any,
+            size: MachineSize) -> tuple[list[Any], Any]:
+    """The data part of the step from the gadget contracts: read both operands, subtract,
+    write, increment, compare, branch (the network's order)."""
+    n, k = size.bits, size.pc_bits
+    da = read_contract(memory, a)
+    db = read_contract(memory, b)
+    r = subtract_contract(da, db, n)
+    new_memory = write_contract(memory, b, r)
+    pc1 = increment_contract(pc, k)
+    f = compare_contract(r, n)
+    return new_memory, branch_contract(c, pc1, f)
+
+
+def composed_step(memory: list[Any], code_words: list[Any], pc: Any,
+                  size: MachineSize) -> tuple[list[Any], Any]:
+    """The gadget contracts in the network's order: fetch, split, then :func:`execute`."""
+    a, b, c = fetch_fields(code_words, pc, size)
+    return execute(memory, a, b, c, pc, size)
+
+
+def _field(x: Any, lo: int, width: int) -> Any:
+    """Bits [lo, lo + width) of x, as the wiring I.bit[lo + i] -> field.bit[i] reads them."""
+    return word([bit(x, lo + i) for i in range(width)])
+
+
+def contracts_check(size: MachineSize, timeout: float) -> tuple[str, Any]:
+    """z3 proof that composed_step == step_symbolic for every state of the machine.
+
+    Two lemmas, each over every value of its variables:
+
+    1. wiring: for any fields a < 2^m, b < 2^m, c < 2^k, splitting the packed word
+       a + 2^m b + 2^(2m) c by wiring gives back (a, b, c). Every slot is packed the same way,
+       so fetch_fields(words, pc) == code[pc] for every pc (select commutes with the split).
+    2. execution: execute(memory, code[pc], pc) == step_symbolic(memory, code, pc) for every
+       memory, code and pc.
+
+    Together: composed_step(memory, words, pc) == step_symbolic(memory, code, pc).
+    """
+    import z3
+
+    m, k, n, q = size.addr_bits, size.pc_bits, size.bits, size.ins_bits
+    # A width in which nothing wraps: run both sides on intervals and take the largest value.
+    tracker = Tracker()
+    mem_i = [Interval(0, (1 << n) - 1, tracker) for _ in range(size.words)]
+    fields_i = [(Interval(0, (1 << m) - 1, tracker), Interval(0, (1 << m) - 1, tracker),
+                 Interval(0, (1 << k) - 1, tracker)) for _ in range(size.slots)]
+    words_i = [a + b * (1 << m) + c * (1 << 2 * m) for a, b, c in fields_i]
+    pc_i = Interval(0, (1 << k) - 1, tracker)
+    composed_step(mem_i, words_i, pc_i, size)
+    step_symbolic(mem_i, fields_i, pc_i, size)
+    width = max(tracker.max_abs, 1 << q).bit_length() + 2
+
+    def prove(build: Callable[[Any], Any], what: str) -> tuple[str, Any] | None:
+        ctx = z3.Context()
+        solver = z3.Solver(ctx=ctx)
+        solver.set("timeout", max(1, int(timeout * 1000)))
+        solver.add(build(ctx))
+        answer = solver.check()
+        if answer == z3.sat:
+            return "refuted", f"{what}: {str(solver.model())[:300]}"
+        if answer != z3.unsat:
+            return "unknown", f"{what}: {solver.reason_unknown()}"
+        return None
+
+    def wiring(ctx: Any) -> Any:
+        a, b, c = (z3.BitVec(x, width, ctx) for x in "abc")
+        got = fetch_fields([a + b * (1 << m) + c * (1 << 2 * m)], 0, size)
+        return z3.And(a >= 0, a < (1 << m), b >= 0, b < (1 << m), c >= 0, c < (1 << k),
+                      z3.Or(got[0] != a, got[1] != b, got[2] != c))
+
+    def execution(ctx: Any) -> Any:
+        mem = [z3.BitVec(f"MEM[{j}]", width, ctx) for j in range(size.words)]
+        code = [tuple(z3.BitVec(f"{x}[{j}]", width, ctx) for x in "abc")
+                for j in range(size.slots)]
+        pc = z3.BitVec("PC", width, ctx)
+        cs = [v >= 0 for v in mem] + [v < (1 << n) for v in mem] + [pc >= 0, pc < (1 << k)]
+        for a, b, c in code:
+            cs += [a >= 0, a < (1 << m), b >= 0, b < (1 << m), c >= 0, c < (1 << k)]
+        fetched = [select([ins[i] for ins in code], pc) for i in range(3)]
+        got_mem, got_pc = execute(mem, *fetched, pc, size)
+        want_mem, want_pc = step_symbolic(mem, code, pc, size)
+        diffs = [g != w for g, w in zip(got_mem, want_mem)] + [got_pc != want_pc]
+        return z3.And(*cs, z3.Or(*diffs))
+
+    for build, what in ((wiring, "wiring"), (execution, "execution")):
+        bad = prove(build, what)
+        if bad is not None:
+            return bad
+    return "proved", width
+
+
+def contracts_entry(size: MachineSize) -> Entry:
+    name = f"computer/contracts{_tag(size)}"
+
+    def run(opts: Options) -> Result:
+        t0 = time.perf_counter()
+        status, info = contracts_check(size, opts.timeout)
+        ok = {"proved": True, "refuted": False}.get(status)
+        return _result(name, ok, "smt", t0,
+                       f"composed contracts vs SUBLEQ step: {status}"
+                       + (f" ({info})" if status != "proved" else ""),
+                       bv_width=info if status == "proved" else None)
+
+    return Entry(name, run)
+
+
+# --------------------------------------------------------------------------- compositional
+def gadget_obligations(comp: Computer) -> list[Obligation]:
+    """The distinct gadget obligations the computer relies on, at its sizes."""
+    seen: dict[str, Obligation] = {}
+    for p in comp.placements:
+        ob = p.gadget.obligation()
+        seen.setdefault(ob.name, ob)
+    return list(seen.values())
+
+
+def compositional_entry(profile: str, size: MachineSize, slow: bool = False) -> Entry:
+    name = f"computer/{profile}/step/compositional{_tag(size)}"
+
+    def run(opts: Options) -> Result:
+        t0 = time.perf_counter()
+        comp = build(profile, size)
+        parts: list[tuple[str, Verdict, str]] = []
+        problems = structure_problems(comp)
+        parts.append(("structure", Verdict.PROVED if not problems else Verdict.REFUTED,
+                      "; ".join(problems[:2]) or "exact"))
+        status, info = contracts_check(size, opts.timeout)
+        parts.append(("contracts", {"proved": Verdict.PROVED, "refuted": Verdict.REFUTED}.get(
+            status, Verdict.UNKNOWN), f"{status}"))
+        for ob in gadget_obligations(comp):
+            r = check(ob, Options("auto", opts.timeout))
+            parts.append((ob.name, r.verdict, f"{r.method} {r.reason}"))
+        verdict = min(v for _, v, _ in parts)
+        weak = [f"{n}: {v.name} ({why})" for n, v, why in parts if v is not Verdict.PROVED]
+        reason = "; ".join(weak) if weak else (
+            f"structure exact, contracts compose to the SUBLEQ step, {len(parts) - 2} gadget "
+            "obligations proved")
+        return Result(name, verdict, "compositional", 1 if verdict is Verdict.PROVED else 0, 1,
+                      time.perf_counter() - t0, reason, None,
+                      {"premises": {n: v.label for n, v, _ in parts}})
+
+    return Entry(name, run, slow)
+
+
+# --------------------------------------------------------------------------- monolithic
+def step_spec(size: MachineSize) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """The interpreter's step as a spec over the state bits (runs on ints, numpy, z3)."""
+    n, m, k, q = size.bits, size.addr_bits, size.pc_bits, size.ins_bits
+
+    def spec(x: Mapping[str, Any]) -> dict[str, Any]:
+        memory = [word([x[f"MEM[{j}].bit[{t}]"] for t in range(n)]) for j in range(size.words)]
+        code = []
+        for j in range(size.slots):
+            bits = [x[f"INS[{j}].bit[{i}]"] for i in range(q)]
+            code.append((word(bits[:m]), word(bits[m:2 * m]), word(bits[2 * m:])))
+        pc = word([x[f"PC.bit[{i}]"] for i in range(k)])
+        new_mem, new_pc = step_symbolic(memory, code, pc, size)
+        out: dict[str, Any] = {}
+        for j in range(size.words):
+            for t in range(n):
+                out[f"MEM[{j}].bit[{t}]"] = bit(new_mem[j], t)
+        for j in range(size.slots):
+            for i in range(q):
+                out[f"INS[{j}].bit[{i}]"] = x[f"INS[{j}].bit[{i}]"]
+        for i in range(k):
+            out[f"PC.bit[{i}]"] = bit(new_pc, i)
+        return out
+
+    return spec
+
+
+def monolithic(profile: str, size: MachineSize) -> Obligation:
+    comp = build(profile, size)
+    return Obligation(f"computer/{profile}/step/monolithic{_tag(size)}", comp.network,
+                      Bits(tuple(comp.network.inputs.names)), step_spec(size),
+                      {"words": size.words, "bits": size.bits, "slots": size.slots})
+
+
+def invariant(profile: str, size: MachineSize) -> Obligation:
+    """Every output coordinate is 0 or 1 on every canonical state.
+
+    A checker layer is appended: d_o = ReLU(o - 1) + ReLU(-o), which is 0 exactly when the
+    integer o is 0 or 1; the spec says every d_o is 0.
+    """
+    comp = build(profile, size)
+    net = comp.network
+    outs = net.outputs
+    hid = Layout([f"{o}>1" for o in outs] + [f"{o}<0" for o in outs])
+    rows: dict[str, tuple[dict[str, int], int]] = {}
+    for o in outs:
+        rows[f"{o}>1"] = ({o: 1}, -1)
+        rows[f"{o}<0"] = ({o: -1}, 0)
+    dev = Layout([f"dev({o})" for o in outs])
+    l1 = Layer.from_rows(outs, hid, rows, label="bit check")
+    l2 = Layer.from_rows(hid, dev, {f"dev({o})": ({f"{o}>1": 1, f"{o}<0": 1}, 0)
+                                    for o in outs}, relu=False, label="deviation")
+    checked = Network(net.layers + (l1, l2), f"{net.name}+bitcheck")
+    return Obligation(f"computer/{profile}/invariant{_tag(size)}", checked,
+                      Bits(tuple(net.inputs.names)), lambda x: {d: 0 for d in dev},
+                      {"words": size.words, "bits": size.bits, "slots": size.slots})
+
+
+EXHAUSTIVE_SIZES: tuple[Size, ...] = ((2, 2, 2), (2, 3, 2), (2, 4, 2), (4, 2, 2))
+SMT_SIZE: Size = (4, 4, 4)
+
+
+def entries() -> list[Entry]:
+    """Every computer obligation, for every profile."""
+    out: list[Entry] = []
+    for size in COMPOSITIONAL_SIZES:
+        out.append(contracts_entry(MachineSize(*size)))
+    for profile in PROFILES:
+        for size in COMPOSITIONAL_SIZES:
+            ms = MachineSize(*size)
+            out.append(structure_entry(profile, ms))
+            out.append(compositional_entry(profile, ms, slow=size[0] > 16))
+        for size in EXHAUSTIVE_SIZES:
+            ms = MachineSize(*size)
+            out.append(of(f"computer/{profile}/step/monolithic{_tag(ms)}",
+                          lambda p=profile, s=ms: monolithic(p, s), method="exhaustive"))
+            out.append(of(f"computer/{profile}/invariant{_tag(ms)}",
+                          lambda p=profile, s=ms: invariant(p, s), method="exhaustive"))
+        ms = MachineSize(*SMT_SIZE)
+        out.append(of(f"computer/{profile}/step/monolithic{_tag(ms)}",
+                      lambda p=profile, s=ms: monolithic(p, s), method="smt", slow=True))
+    return out
