@@ -63,6 +63,7 @@ Runs
 :meth:`Engine.run` steps a batch of machines together. A machine whose state stops changing is
 halted (a fixed point of the step, so stepping it further cannot change it); it stops counting
 steps at once, and the batch is compacted when fewer than half of its columns are still running.
+A large batch runs in chunks (:data:`CHUNK_BYTES`), one after another.
 The per-machine result is the one :func:`constructions.subleq.run` gives: the state after the
 last state-changing step, the number of such steps, and whether the state is a fixed point; a
 machine still running after ``max_steps`` steps stops there, not halted.
@@ -98,6 +99,10 @@ LIMITS: dict[str, int] = {"float32": 1 << 24, "int32": 1 << 31, "int64": INT64_L
 
 _DTYPES: dict[str, type] = {"float32": np.float32, "int32": np.int32, "int64": np.int64}
 _COMPACT_MIN = 16  # below this many columns a batch is not worth compacting
+CHUNK_BYTES = 16 << 20
+"""A batch run goes in chunks of machines whose buffer fits in this many bytes (a cache-sized
+working set: past it a step gets slower per machine). Machines are independent, so how a batch
+is cut changes no result."""
 SHARE_MIN_SAVING = 64
 """A layer's partial sums are shared only when that saves this many multiplications per step:
 below it, the extra product costs more than it saves."""
@@ -125,8 +130,8 @@ FAST_KERNELS = _kernels_work_in_place()
 """Whether the engine can call scipy's C kernels directly (else ``csr_matrix @``, same values)."""
 
 
-_max, _min, _any_column = np.maximum.reduce, np.minimum.reduce, partial(np.logical_or.reduce,
-                                                                      axis=0)
+_max, _min, _all = np.maximum.reduce, np.minimum.reduce, np.logical_and.reduce
+_any_column = partial(np.logical_or.reduce, axis=0)
 
 
 def _accumulate(out: np.ndarray, matrix: sp.csr_matrix, x: np.ndarray) -> None:
@@ -296,12 +301,13 @@ class Engine:
     ``Engine(computer)`` or ``Engine(network)``; ``dtype`` is one of :data:`ARITHMETICS`.
     ``box`` is the input box the bounds are proved over (default ``[0, 1]`` on every
     coordinate: canonical states). ``share`` turns the shared partial sums on or off;
-    ``fast=False`` uses the public scipy product instead of the C kernels (same values).
+    ``fast=False`` uses the public scipy product instead of the C kernels (same values);
+    ``chunk_bytes`` bounds the buffer of one chunk of a batch run (:data:`CHUNK_BYTES`).
     """
 
     def __init__(self, target: Computer | Network, dtype: str = "auto", *,
                  box: Sequence[tuple[int, int]] | None = None, share: bool = True,
-                 fast: bool = True) -> None:
+                 fast: bool = True, chunk_bytes: int = CHUNK_BYTES) -> None:
         if isinstance(target, Computer):
             self.computer: Computer | None = target
             network = target.network
@@ -321,6 +327,7 @@ class Engine:
         self.fast = bool(fast) and FAST_KERNELS
         self.loops = network.outputs == network.inputs
         self._compile()
+        self.columns = max(1, int(chunk_bytes) // max(1, self.slots * self.dtype.itemsize))
 
     # ---------------------------------------------------------------- compilation
     def _check_weights(self) -> None:
@@ -545,15 +552,20 @@ class Engine:
         return calls
 
     def _bind(self, buf: np.ndarray) -> tuple[list[Callable[[], Any]], np.ndarray, np.ndarray,
-                                              Callable[[], Any] | None]:
-        """For a run over ``buf``: the step's calls, the state slots a step changes (``old``),
-        where their new values are (``new``), and the gather that fills ``new`` if needed."""
+                                              np.ndarray, np.ndarray]:
+        """For a run over ``buf``: the step's calls (ending with the gather of the new values
+        of the state slots a step changes, where they are not one slice), those state slots
+        (``old``), their new values (``new``), and scratch space for comparing them."""
         n_back, src = self.n_back, self.back_src
         old = buf[:n_back]
+        program = self._program(buf)
         if self.back_run:
-            return self._program(buf), old, buf[src[0]:src[0] + n_back], None
-        new = np.empty_like(old)
-        return self._program(buf), old, new, partial(np.take, buf, src, axis=0, out=new)
+            new = buf[src[0]:src[0] + n_back]
+        else:
+            new = np.empty_like(old)
+            program.append(partial(buf.take, src, 0, new))
+        return (program, old, new, np.empty(old.shape, dtype=bool),
+                np.empty(buf.shape[1], dtype=bool))
 
     def _layers(self, buf: np.ndarray) -> None:
         """Evaluate every block into ``buf`` once (see :meth:`_program`)."""
@@ -603,22 +615,30 @@ class Engine:
         final = np.zeros((total, self.width), dtype=np.int64)
         steps = np.zeros(total, dtype=np.int64)
         halted = np.zeros(total, dtype=bool)
-        if total == 0:
-            return BatchRun(final, steps, halted, size)
+        for i in range(0, total, self.columns):
+            j = min(total, i + self.columns)
+            self._run_chunk(x[i:j], max_steps, final[i:j], steps[i:j], halted[i:j])
+        return BatchRun(final, steps, halted, size)
+
+    def _run_chunk(self, x: np.ndarray, max_steps: int, final: np.ndarray, steps: np.ndarray,
+                   halted: np.ndarray) -> None:
+        """:meth:`run` on one chunk of machines, writing into the chunk's result rows."""
+        total = x.shape[0]
         buf = self._load(x)
         ids = np.arange(total)  # buffer column -> machine
         live = np.ones(total, dtype=bool)  # per buffer column: still counting steps
         n_live = total
         lo, hi = self._lo[:self.n_back], self._hi[:self.n_back]
-        program, old, new, gather = self._bind(buf)
+        # the common case, canonical states: new values are >= 0, so only the top is checked
+        top = int(hi[0, 0]) if self._uniform and self._out_nonneg and lo.size and \
+            lo[0, 0] <= 0 else None
+        program, old, new, neq, changed = self._bind(buf)
         t = 0
         while True:
             for call in program:
                 call()
-            if gather is not None:
-                gather()
-            changed = _any_column(np.not_equal(new, old))
-            if not changed.all() and n_live > int(np.count_nonzero(changed & live)):
+            _any_column(np.not_equal(new, old, out=neq), out=changed)
+            if not _all(changed) and n_live > int(np.count_nonzero(changed & live)):
                 stopped = live & ~changed
                 halted[ids[stopped]] = True
                 steps[ids[stopped]] = t
@@ -626,17 +646,17 @@ class Engine:
                 n_live = int(live.sum())
             if n_live == 0 or t == max_steps:
                 break
-            if not self._inside(new, lo, hi, self._out_nonneg):
+            if (_max(new, axis=None) > top) if top is not None else \
+                    not self._inside(new, lo, hi, self._out_nonneg):
                 raise ParameterError("state", f"a coordinate outside the box after step {t + 1}",
                                      "a network that maps the box into itself")
-            np.copyto(old, new)
+            old[...] = new
             t += 1
             if 2 * n_live < buf.shape[1] and buf.shape[1] >= _COMPACT_MIN:
                 done = ~live
                 final[ids[done]] = buf[self.state_slot][:, done].T
                 buf = np.ascontiguousarray(buf[:, live])
                 ids, live = ids[live], np.ones(n_live, dtype=bool)
-                program, old, new, gather = self._bind(buf)
+                program, old, new, neq, changed = self._bind(buf)
         steps[ids[live]] = t
         final[ids] = buf[self.state_slot].T
-        return BatchRun(final, steps, halted, size)

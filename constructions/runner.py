@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .computer import Computer
 from verify.errors import ParameterError
 
+from .computer import Computer
 from .subleq import State, _step, check_state
 
 

@@ -127,6 +127,12 @@ def test_batch_equals_one_by_one(seed: int, profile: str, size: MachineSize) -> 
         alone = eng.run([s], 30)
         assert np.array_equal(alone.states[0], batch.states[i])
         assert (alone.steps[0], alone.halted[0]) == (batch.steps[i], batch.halted[i])
+    chunked = Engine(computer(profile, size), chunk_bytes=5 * eng.slots * eng.dtype.itemsize)
+    assert chunked.columns == 5
+    again = chunked.run(states, 30)  # five chunks of at most five machines
+    assert np.array_equal(again.states, batch.states)
+    assert np.array_equal(again.steps, batch.steps)
+    assert np.array_equal(again.halted, batch.halted)
 
 
 @settings(max_examples=12, deadline=None)

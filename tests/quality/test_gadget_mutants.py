@@ -277,28 +277,6 @@ Mutate = Callable[[Obligation], Mutant]
 Case = tuple[str, Mutate, tuple[pytest.MarkDecorator, ...]]
 
 # Known limits of the factorised engine, found by these mutants (each reported, none hidden):
-LEAVES_SPAN = pytest.mark.xfail(
-    strict=True,
-    reason="verify/factorised.py (_express): a first-layer weight mutant whose row is not an "
-    "integer combination of the declared forms makes the factorised engine stop with UNKNOWN "
-    "('not an affine function of the declared forms') instead of refuting it",
-)
-UNREALISABLE = pytest.mark.xfail(
-    strict=True,
-    reason="verify/factorised.py (factorised): the reduced network is checked over the box of "
-    "the forms' ranges; when the first difference found is a tuple of form values no input "
-    "realises (compare: ones=0 with sign=1), the engine stops with UNKNOWN instead of looking "
-    "for a realisable difference",
-)
-# Same limit, but whether the solver's first witness is realisable depends on the model z3
-# picks, so these may pass: not strict.
-UNREALISABLE_MAYBE = pytest.mark.xfail(
-    strict=False,
-    reason="verify/factorised.py (factorised): a difference at form values no input realises "
-    "ends in UNKNOWN; whether z3's first witness is realisable depends on its model",
-)
-
-
 def _arith(make: Callable[[int], Gadget], bits: int, i: int) -> list[object]:
     """Mutants of bit i of a subtract or add gadget (units T[i,tau]+-, output R.bit[i])."""
     t1, t2, t3 = 1 << i, 2 << i, 3 << i
@@ -311,11 +289,11 @@ def _arith(make: Callable[[int], Gadget], bits: int, i: int) -> list[object]:
         ("read-off -1", lambda ob: weight_mutant(ob, 1, out, f"T[{i},{t3}]+", -1), ()),
         ("read-off +1", lambda ob: weight_mutant(ob, 1, out, f"T[{i},{t2}]-", 1), ()),
         ("read-off of bit 0", lambda ob: weight_mutant(ob, 1, out, "T[0,1]+", 1),
-         (UNREALISABLE_MAYBE,)),
+         ()),
         ("top weight +1", lambda ob: weight_mutant(ob, 0, f"T[{i},{t2}]+", f"DB.bit[{i}]", 1),
-         (LEAVES_SPAN,)),
+         ()),
         ("low weight -1", lambda ob: weight_mutant(ob, 0, f"T[{i},{t1}]-", "DA.bit[0]", -1),
-         (LEAVES_SPAN,)),
+         ()),
     ]
     name = make.__name__.removeprefix("make_")
     return [pytest.param(lambda b=bits: make(b), mutate, marks=marks,
@@ -331,10 +309,10 @@ def _compare16() -> list[object]:
         ("flag weight Z +1", lambda ob: weight_mutant(ob, 1, "F", "C.Z", 1), ()),
         ("flag bias -1", lambda ob: bias_mutant(ob, 1, "F", -1), ()),
         ("sign weight +1", lambda ob: weight_mutant(ob, 0, "C.P", "R.bit[15]", 1),
-         (UNREALISABLE,)),
-        ("flag weight P -1", lambda ob: weight_mutant(ob, 1, "F", "C.P", -1), (UNREALISABLE,)),
+         ()),
+        ("flag weight P -1", lambda ob: weight_mutant(ob, 1, "F", "C.P", -1), ()),
         ("zero test weight", lambda ob: weight_mutant(ob, 0, "C.Z", "R.bit[7]", 1),
-         (LEAVES_SPAN,)),
+         ()),
     ]
     return [pytest.param(lambda: make_compare(16), mutate, marks=marks,
                          id=f"compare[bits=16] {what}") for what, mutate, marks in cases]
@@ -350,7 +328,7 @@ def _increment16(i: int) -> list[object]:
         ("read-off +1", lambda ob: weight_mutant(ob, 1, out, f"I[{i},{t1}]+", 1), ()),
         ("bias out -1", lambda ob: bias_mutant(ob, 1, out, -1), ()),
         ("top weight -1", lambda ob: weight_mutant(ob, 0, f"I[{i},{t1}]+", f"PC.bit[{i}]", -1),
-         (LEAVES_SPAN,)),
+         ()),
     ]
     return [pytest.param(lambda: make_increment(16), mutate, marks=marks,
                          id=f"increment[bits=16] bit {i} {what}")
