@@ -252,7 +252,7 @@ def _rate(runner: Runner, x: np.ndarray) -> tuple[float, float]:
     and by the process's CPU time (which leaves out the time other processes had the CPU)."""
     t0 = time.perf_counter()
     runner(x, 2)
-    probe = max(time.perf_counter() - t0, 1e-6) / 3  # run(x, 2) evaluates 3 steps
+    probe = max(time.perf_counter() - t0, 1e-6) / 3  # an engine's run(x, 2) evaluates 3 steps
     steps = int(min(MAX_STEPS, max(MIN_STEPS, TARGET_SECONDS / probe)))
     repeats = int(min(REPEATS, max(1, MEASURE_SECONDS / (probe * steps))))
     wall = cpu = 0.0
@@ -534,7 +534,9 @@ def docs_text(report: Report) -> str:
         "- `nnz` is the network's nonzero weights; `work nnz` the weights an engine multiplies "
         "per step. `build s` builds the computer; `prepare s` compiles the engine (for the "
         "reference: computes its plan). `us/step` is one machine; `B=... steps/s` counts "
-        "state-changing machine-steps per second (a machine that halts stops counting). "
+        "state-changing machine-steps per second (a machine that halts stops counting; an "
+        "engine's `run(x, T)` evaluates T + 1 steps, the last one to see whether it halted, "
+        "and counts T). "
         "`peak MiB` is the tracemalloc peak of preparing the engine and running two steps on "
         "the largest batch measured.",
         f"- Interpreter: `constructions.subleq.run` (Python) on the same batch's programs one "

@@ -104,7 +104,7 @@ def structure_problems(comp: Computer) -> list[str]:
     return problems
 
 
-def structure_entry(profile: str, size: MachineSize) -> Entry:
+def structure_entry(profile: str, size: MachineSize, slow: bool = False) -> Entry:
     name = f"computer/{profile}/structure{_tag(size)}"
 
     def run(opts: Options) -> Result:
@@ -116,7 +116,7 @@ def structure_entry(profile: str, size: MachineSize) -> Entry:
                        "every layer is gadget blocks, copies or an exact identity",
                        layers=comp.network.depth, identity_layers=len(comp.identity_layers()))
 
-    return Entry(name, run)
+    return Entry(name, run, slow)
 
 
 # --------------------------------------------------------------------------- contracts
@@ -213,8 +213,8 @@ def contracts_check(size: MachineSize, timeout: float) -> tuple[str, Any]:
         diffs = [g != w for g, w in zip(got_mem, want_mem)] + [got_pc != want_pc]
         return z3.And(*cs, z3.Or(*diffs))
 
-    for build, what in ((wiring, "wiring"), (execution, "execution")):
-        bad = prove(build, what)
+    for lemma, what in ((wiring, "wiring"), (execution, "execution")):
+        bad = prove(lemma, what)
         if bad is not None:
             return bad
     return "proved", width
@@ -343,7 +343,7 @@ def entries() -> list[Entry]:
     for profile in PROFILES:
         for size in COMPOSITIONAL_SIZES:
             ms = MachineSize(*size)
-            out.append(structure_entry(profile, ms))
+            out.append(structure_entry(profile, ms, slow=size[0] > 16))
             out.append(compositional_entry(profile, ms, slow=size[0] > 16))
         for size in EXHAUSTIVE_SIZES:
             ms = MachineSize(*size)
