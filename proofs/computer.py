@@ -331,7 +331,7 @@ def invariant(profile: str, size: MachineSize) -> Obligation:
                       {"words": size.words, "bits": size.bits, "slots": size.slots})
 
 
-EXHAUSTIVE_SIZES: tuple[Size, ...] = ((2, 2, 2), (2, 3, 2), (2, 4, 2), (4, 2, 2))
+EXHAUSTIVE_SIZES: tuple[Size, ...] = ((2, 2, 2), (2, 3, 2), (2, 4, 2), (4, 2, 2), (2, 2, 4))
 SMT_SIZE: Size = (4, 4, 4)
 
 
