@@ -68,9 +68,11 @@ def all_entries() -> list[Entry]:
 def select(entries: list[Entry], patterns: list[str] | None, include_slow: bool) -> list[Entry]:
     """Entries matching any glob pattern (all when none); slow ones only when asked or named."""
     if patterns:
-        # An exact name always matches, even though '[' is a glob character.
+        # An exact name always matches (even though '[' is a glob character) and runs even when
+        # slow; a glob selects slow entries only with --all.
         return [e for e in entries
-                if any(e.name == p or fnmatch.fnmatchcase(e.name, p) for p in patterns)]
+                if any(e.name == p or (fnmatch.fnmatchcase(e.name, p)
+                                       and (include_slow or not e.slow)) for p in patterns)]
     return [e for e in entries if include_slow or not e.slow]
 
 

@@ -42,6 +42,7 @@ from .result import Result, Verdict
 from .symbolic import affine
 
 ENUMERATE_LIMIT = 1 << 16
+BOX_TIMEOUT = 10.0  # seconds for the box check before deciding a group over real inputs
 
 
 @dataclass(frozen=True)
@@ -414,12 +415,16 @@ def _factorised(ob: Obligation, opts: Options) -> Result:
 
         sub = Obligation(f"{ob.name}|{group[0]}", red.network, dom, hspec, outputs=group)
         r = None
-        if dom.count <= ENUMERATE_LIMIT:
+        adhoc = any(f.name.startswith("unit:") for f in red.forms)
+        if adhoc:  # the factorisation does not fit this group: decide it over real inputs
+            r = _done(sub, Verdict.UNKNOWN, "direct", 0, dom.count, time.perf_counter(),
+                      "a unit outside the declared forms")
+        elif dom.count <= ENUMERATE_LIMIT:
             r = exhaustive(sub, Options(chunk=opts.chunk))
         elif len(red.forms) == 1:
             r = _piecewise(sub, ranges[0])
         if r is None:
-            r = smt_bv(sub, Options("smt", opts.timeout))
+            r = smt_bv(sub, Options("smt", min(opts.timeout, BOX_TIMEOUT)))
         sub_methods[r.method] = sub_methods.get(r.method, 0) + 1
         if r.verdict is not Verdict.PROVED:
             cex = r.counterexample

@@ -81,5 +81,7 @@ def make_read(words: int, bits: int) -> Gadget:
 
     domain = product(Word("A", m), *[Word(f"MEM[{j}]", bits) for j in range(words)])
     return Gadget("read", {"words": words, "bits": bits}, net, domain, spec, names,
-                  Factorisation(forms, form_spec, split=tuple(a), split_from=1 << 400),
+                  # Many words: split on the address (each case prunes every other word);
+                  # few words: one small check per output bit through the forms.
+                  Factorisation(forms, form_spec, split=tuple(a) if words >= 16 else ()),
                   "one-hot match: exactly one H[j,t] can be nonzero")

@@ -90,5 +90,5 @@ def make_write(words: int, bits: int) -> Gadget:
                      *[Word(f"MEM[{j}]", bits) for j in range(words)])
     return Gadget("write", {"words": words, "bits": bits}, net, domain, spec, outs,
                   Factorisation(tuple(Form(n, {n: 1}) for n in inputs), form_spec,
-                                split=tuple(b), split_from=1 << 400),
+                                split=tuple(b) if words >= 16 else ()),
                   "old bit kept off the address; swapped for R.bit[t] at it")

@@ -116,7 +116,9 @@ def test_slow_entries_run_only_with_all_or_by_name(registry: Callable[..., None]
     registry(GOOD, SLOW)
     assert "test/slow-entry" not in run("prove")[1]
     assert "test/slow-entry: PROVED" in run("prove", "--all")[1]
-    assert "test/slow-entry: PROVED" in run("prove", "--only", "test/slow-*")[1]
+    assert "test/slow-entry: PROVED" in run("prove", "--only", "test/slow-entry")[1]
+    assert "test/slow-entry" not in run("prove", "--only", "test/*")[1]
+    assert "test/slow-entry: PROVED" in run("prove", "--only", "test/slow-*", "--all")[1]
     assert "test/slow-entry  (slow)" in run("list")[1]
 
 

@@ -351,7 +351,7 @@ def test_factorised_refutes_mutants_of_wide_gadgets(build: Callable[[], Gadget],
     if m.obligation.domain.count <= 1 << 16:
         # small enough to know the answer: every mutant here differs from the spec somewhere
         assert Truth.of(m.obligation, batch=True).differs(m.obligation.network), m.label
-    r = factorised(m.obligation, Options("factorised", timeout=30))
+    r = factorised(m.obligation, Options("factorised", timeout=120))
     assert r.verdict is not Verdict.PROVED, (
         f"{m.label}: PROVED a mutant (equivalent, or the engine is unsound): {r.line()}")
     assert r.verdict is Verdict.REFUTED, f"{m.label}: {r.line()}"
