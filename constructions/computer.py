@@ -13,6 +13,14 @@ subtract 7, write back 2, next PC 6, compare and branch 4 = 23 layers. Each gadg
 depth is smaller (2/2/2/2/2/4 = 14); the rest of its budget is identity layers, reported as such
 by ``loopmlp info``. ``paper-minimal`` is the same network without the identity layers.
 
+``compact`` runs the gadgets side by side (the increment with the fetch; the flag straight from
+the operands, :mod:`constructions.gadgets.flag`, beside the subtract; write and branch together)
+and then folds every layer whose outputs are affine in non-negative values (the sums, the bits
+R, PC1 and F, the merges) into the next one (:mod:`verify.fold`). Four ReLU layers remain,
+fetch, read, threshold, write+select, then one affine layer decodes the state: MEM = K - WU + WV,
+PC = BG + BH. The unfolded network is kept: ``fold/compact/...`` proves the two equal on every
+canonical state.
+
 Every coordinate a later layer needs is carried forward by a copy unit ``x = ReLU(x)``, exact on
 {0,1} bits. Which coordinates are copied is computed by backward liveness, so the assembly never
 carries a coordinate nobody reads, and every temporary is dead (not in the state) between steps.
@@ -20,6 +28,7 @@ carries a coordinate nobody reads, and every temporary is dead (not in the state
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -27,8 +36,9 @@ from functools import cached_property
 import numpy as np
 
 from verify.errors import LayoutError, ParameterError
+from verify.fold import fold_all
 from verify.layout import Layout, bit_names
-from verify.network import Network
+from verify.network import Layer, Network
 from verify.symbolic import Stage, SymbolicNet, Unit, sym
 
 from .gadgets import (
@@ -42,13 +52,15 @@ from .gadgets import (
 )
 from .gadgets.branch import branch_stages
 from .gadgets.compare import compare_stages
+from .gadgets.flag import flag_stages, make_flag
 from .gadgets.increment import increment_stages
 from .gadgets.read import read_stages
 from .gadgets.subtract import arith_stages
 from .gadgets.write import write_stages
 from .subleq import MachineSize, State
 
-PROFILES = ("paper", "paper-minimal")
+PROFILES = ("paper", "paper-minimal", "compact")
+FOLDED_PROFILES = ("compact",)
 PAPER_BUDGET = (("read addresses", 2), ("read data", 2), ("subtract", 7), ("write back", 2),
                 ("next PC", 6), ("compare and branch", 4))
 
@@ -93,13 +105,22 @@ class LayerPlan:
 
 @dataclass(frozen=True, eq=False)
 class Computer:
-    """A built computer: the looped network plus everything needed to check and run it."""
+    """A built computer: the looped network plus everything needed to check and run it.
+
+    For a folded profile, ``unfolded`` is the network before folding (gadget blocks and copies,
+    ending in the affine decode layer), ``unfolded_plans`` its layers, ``folds`` the indices of
+    its layers composed into the next one, and the placements' ``first_layer`` count its
+    layers; ``plans`` always has one entry per layer of ``network``.
+    """
 
     profile: str
     size: MachineSize
     network: Network
     placements: tuple[Placement, ...]
     plans: tuple[LayerPlan, ...]
+    unfolded: Network | None = None
+    unfolded_plans: tuple[LayerPlan, ...] = ()
+    folds: tuple[int, ...] = ()
 
     @cached_property
     def state(self) -> Layout:
@@ -162,8 +183,11 @@ def decode(vec: np.ndarray, size: MachineSize) -> State:
     return State(memory, tuple(code), pc)
 
 
-def _placements(size: MachineSize) -> list[Placement]:
-    """The gadget blocks of one step, in pipeline order, with the computer's names."""
+def _placements(size: MachineSize, profile: str) -> list[Placement]:
+    """The gadget blocks of one step, in pipeline order, with the computer's names.
+
+    ``compact`` computes the flag from the operands (so it is ready beside the subtract) where
+    the other profiles compare R."""
     n, m, k, q = size.bits, size.addr_bits, size.pc_bits, size.ins_bits
     fetch = bit_names("I", q)
     a_field, b_field, c_field = fetch[:m], fetch[m:2 * m], fetch[2 * m:]
@@ -185,7 +209,9 @@ def _placements(size: MachineSize) -> list[Placement]:
         Placement("increment", make_increment(k), increment_stages(k, "PC", "PC1", "INC"),
                   tuple(pc)),
         Placement("compare", make_compare(n), compare_stages(n, "R", "F", "CMP"),
-                  tuple(bit_names("R", n))),
+                  tuple(bit_names("R", n))) if profile not in FOLDED_PROFILES else
+        Placement("flag", make_flag(n), flag_stages(n, "DA", "DB", "F", "FLG"),
+                  tuple(bit_names("DA", n) + bit_names("DB", n))),
         Placement("branch", make_branch(k),
                   branch_stages(k, c_field, "PC1", "F", "PC", "BR"),
                   tuple(c_field + bit_names("PC1", k) + ["F"])),
@@ -195,7 +221,9 @@ def _placements(size: MachineSize) -> list[Placement]:
 def _plans(profile: str) -> list[LayerPlan]:
     """Which gadget stages go in which layer, and where the identity padding sits."""
     # Placement indices: 0 fetch, 1 read a, 2 read b, 3 subtract, 4 write, 5 increment,
-    # 6 compare, 7 branch.
+    # 6 compare (flag in compact), 7 branch.
+    if profile == "compact":
+        return list(COMPACT_UNFOLDED)
     blocks: list[tuple[str, list[LayerPlan]]] = [
         ("read addresses", [LayerPlan("fetch: match", ((0, 0),)),
                             LayerPlan("fetch: sum", ((0, 1),))]),
@@ -218,6 +246,36 @@ def _plans(profile: str) -> list[LayerPlan]:
         if profile == "paper":
             out += [LayerPlan(f"identity ({name} budget)", (), True)] * (budget - len(layers))
     return out
+
+
+# compact before folding: gadgets side by side; the layers of COMPACT_FOLDS compute affine
+# functions of non-negative values (sums, bits, the flag, merges) and are folded into the next.
+COMPACT_UNFOLDED = (
+    LayerPlan("fetch: match; increment: thresholds", ((0, 0), (5, 0))),
+    LayerPlan("fetch: sum; increment: bits", ((0, 1), (5, 1))),
+    LayerPlan("read: match", ((1, 0), (2, 0))),
+    LayerPlan("read: sum", ((1, 1), (2, 1))),
+    LayerPlan("subtract: thresholds; flag: sign and equality", ((3, 0), (6, 0))),
+    LayerPlan("subtract: bits; flag: merge", ((3, 1), (6, 1))),
+    LayerPlan("write: gate; branch: gate", ((4, 0), (7, 0))),
+    LayerPlan("write: merge; branch: merge", ((4, 1), (7, 1))),
+)
+COMPACT_FOLDS = (1, 3, 5, 7)
+DECODE = "decode (affine)"
+COMPACT_PLANS = (
+    LayerPlan("fetch: match; increment: thresholds", ()),
+    LayerPlan("read: match (fetch sum, increment bits folded in)", ()),
+    LayerPlan("threshold: subtract, flag (read sum folded in)", ()),
+    LayerPlan("write+select: gates (R, F folded in)", ()),
+    LayerPlan(DECODE, ()),  # MEM = K - WU + WV, PC = BG + BH
+)
+
+
+def decode_layer(layout: Layout) -> Layer:
+    """The affine identity on the state (no ReLU): merges fold into it, giving the decode."""
+    n = len(layout)
+    return Layer(layout, layout, tuple(range(n)), tuple(range(n)), (1,) * n, (0,) * n, False,
+                 DECODE)
 
 
 def _assemble(names: list[str], placements: Sequence[Placement],
@@ -265,7 +323,7 @@ def build(profile: str, size: MachineSize) -> Computer:
     if profile not in PROFILES:
         raise ParameterError("profile", profile, f"one of {', '.join(PROFILES)}")
     names = state_names(size)
-    placements = _placements(size)
+    placements = _placements(size, profile)
     plans = _plans(profile)
     first: dict[int, int] = {}
     for li, plan in enumerate(plans):
@@ -278,4 +336,14 @@ def build(profile: str, size: MachineSize) -> Computer:
     net = _assemble(names, placed, plans, label).network
     if net.outputs != net.inputs:
         raise LayoutError(f"{label}: the step does not map the state layout to itself")
-    return Computer(profile, size, net, placed, tuple(plans))
+    if profile not in FOLDED_PROFILES:
+        return Computer(profile, size, net, placed, tuple(plans))
+    unfolded = Network(net.layers + (decode_layer(net.outputs),), label + "~unfolded")
+    folded = fold_all(unfolded, list(COMPACT_FOLDS), label)
+    if len(folded.layers) != len(COMPACT_PLANS):
+        raise LayoutError(f"{label}: {len(folded.layers)} layers after folding, "
+                          f"{len(COMPACT_PLANS)} plans")
+    folded = Network(tuple(dataclasses.replace(layer, label=plan.label)
+                           for layer, plan in zip(folded.layers, COMPACT_PLANS)), label)
+    return Computer(profile, size, folded, placed, COMPACT_PLANS, unfolded,
+                    tuple(plans) + (LayerPlan(DECODE, (), True),), COMPACT_FOLDS)

@@ -83,8 +83,8 @@ import scipy.sparse as sp
 from verify.errors import ParameterError, ShapeError
 from verify.network import INT64_LIMIT, Layer, Network
 
-from .computer import Computer, decode
-from .subleq import MachineSize, State, check_state
+from .computer import Computer
+from .subleq import State, check_state
 
 try:  # the C kernels behind scipy's CSR products, called without the per-call checks
     from scipy.sparse import _sparsetools as _st
@@ -218,13 +218,13 @@ class BatchRun:
 
     ``states[i]`` is machine i's final state vector (network input order, int64), ``steps[i]``
     the number of state-changing steps it took, ``halted[i]`` whether ``states[i]`` is a fixed
-    point of the step.
+    point of the step. ``computer`` (when the engine was built from one) decodes the states.
     """
 
     states: np.ndarray
     steps: np.ndarray
     halted: np.ndarray
-    size: MachineSize | None = None
+    computer: Computer | None = None
 
     def __len__(self) -> int:
         return int(self.steps.size)
@@ -236,10 +236,11 @@ class BatchRun:
 
     def machine(self, i: int) -> MachineResult:
         """Machine ``i`` decoded (needs an engine built from a :class:`Computer`)."""
-        if self.size is None:
-            raise ParameterError("size", None, "an engine built from a Computer to decode states")
+        if self.computer is None:
+            raise ParameterError("computer", None,
+                                 "an engine built from a Computer to decode states")
         halted = bool(self.halted[i])
-        return MachineResult(decode(self.states[i], self.size), int(self.steps[i]), halted,
+        return MachineResult(self.computer.decode(self.states[i]), int(self.steps[i]), halted,
                              "halted" if halted else "step limit")
 
     def machines(self) -> list[MachineResult]:
@@ -609,7 +610,6 @@ class Engine:
         if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) \
                 or max_steps < 0:
             raise ParameterError("max_steps", max_steps, "a non-negative integer")
-        size = self.computer.size if self.computer is not None else None
         x = self._batch(states)
         total = x.shape[0]
         final = np.zeros((total, self.width), dtype=np.int64)
@@ -618,7 +618,7 @@ class Engine:
         for i in range(0, total, self.columns):
             j = min(total, i + self.columns)
             self._run_chunk(x[i:j], max_steps, final[i:j], steps[i:j], halted[i:j])
-        return BatchRun(final, steps, halted, size)
+        return BatchRun(final, steps, halted, self.computer)
 
     def _run_chunk(self, x: np.ndarray, max_steps: int, final: np.ndarray, steps: np.ndarray,
                    halted: np.ndarray) -> None:

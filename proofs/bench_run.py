@@ -18,6 +18,10 @@ from the largest positive word, a batch gets random memories (random ``n`` and `
 random values in every word the program does not use). Timings are the best of a few short
 runs, because the measuring machine may be shared. Finally the exponent p of time per step
 ~ (nonzero weights)^p is fitted by least squares on log-log scales as M and K grow.
+
+Batches too large for an engine (:data:`WORK_LIMIT`) are skipped, and a profile's ladder stops
+after the first size whose network has more than :data:`NNZ_LIMIT` weights; the output names
+every skip and every refusal with its reason.
 """
 
 from __future__ import annotations
@@ -64,6 +68,10 @@ INTERPRETER_STEPS = 100  # per program, so its per-run checks are spread over ma
 # Work per step (weights multiplied x machines) past which a batch is not run: the reference
 # multiplies every weight of every layer, copies and identities included, in float64 or int64.
 WORK_LIMIT = {"reference": 4e7, "sparse": 4e8, "float32": 4e8}
+# A profile's ladder stops after the first size whose network has more weights than this: the
+# computer is built and compiled by Python code per weight, and the compact profile's folded
+# layers grow as M N K log K.
+NNZ_LIMIT = 1e6
 TARGET_SIZE = (16, 16, 64)
 TARGET_ONE = 50.0  # microseconds per step, compact profile (else paper-minimal)
 TARGET_PAPER = 200.0  # microseconds per step, paper profile
@@ -130,6 +138,8 @@ class Report:
     interpreter: list[Interpreted] = field(default_factory=list)
     seconds: float = 0.0
     load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average at start and end
+    stopped: dict[str, str] = field(default_factory=dict)  # profile -> why its ladder stopped
+    skipped: list[str] = field(default_factory=list)  # (size, profile) pairs not measured
 
     def interpreter_rate(self, size: tuple[int, int, int]) -> float | None:
         return next((i.rate for i in self.interpreter if i.size == size), None)
@@ -164,6 +174,7 @@ class Report:
                              "cpu_seconds": round(i.cpu_seconds, 6),
                              "steps_per_second": i.rate} for i in self.interpreter],
             "fits": [asdict(f) for f in self.fits()],
+            "skipped": list(self.skipped),
             "targets": [asdict(t) for t in self.targets()],
         }
 
@@ -285,10 +296,18 @@ def measure_size(size: tuple[int, int, int], report: Report, tick: Tick) -> None
     single = one_machine(machine_size)
     batch = batch_machines(machine_size, max(BATCHES))
     for profile in PROFILES:
+        if profile in report.stopped:
+            report.skipped.append(f"{','.join(map(str, size))} {profile}: not built, "
+                                  f"{report.stopped[profile]}")
+            continue
         tick(f"{size} {profile}: building")
         t0 = time.perf_counter()
         comp = build(profile, machine_size)
         built = time.perf_counter() - t0
+        if comp.network.nnz > NNZ_LIMIT:
+            report.stopped[profile] = (f"its network has {comp.network.nnz:,} weights at "
+                                       f"{','.join(map(str, size))}, past {NNZ_LIMIT:,.0f} "
+                                       f"(building and compiling larger ones takes minutes)")
         one = comp.encode(single)[None, :]
         many = np.stack([comp.encode(s) for s in batch])
         for engine in ENGINES:
@@ -467,7 +486,7 @@ def _refusals(report: Report) -> list[str]:
 
 def _notes(report: Report) -> list[str]:
     return [f"{','.join(map(str, r.size))} {r.profile} {r.engine}: {n}"
-            for r in report.rows for n in r.notes]
+            for r in report.rows for n in r.notes] + report.skipped
 
 
 def render_plain(report: Report, out: IO[str]) -> None:
@@ -547,6 +566,11 @@ def docs_text(report: Report) -> str:
         "(the reference's BLAS threads, if several, add up in it).",
         "- Fit: least squares of log(seconds per machine-step) on log(nnz) over the sizes, per "
         "profile and engine, for one machine (B=1) and for B=64.",
+        "- A batch is skipped where weights x machines per step passes "
+        f"{WORK_LIMIT['reference']:.0e} for the reference ({WORK_LIMIT['sparse']:.0e} for the "
+        "engines); a profile's ladder "
+        f"stops after the first size whose network has more than {NNZ_LIMIT:,.0f} weights. "
+        "Both are listed at the end.",
         "",
         "## Targets",
         "",

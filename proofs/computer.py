@@ -8,6 +8,9 @@
 - ``step/compositional``: structure + contracts + every gadget obligation at the sizes used.
 - ``step/monolithic``: the whole network against the interpreter's step, exhaustively at the
   smallest sizes and by z3 at M = K = 4, N = 4: an independent cross-check.
+- ``fold/<profile>/...`` (folded profiles): the folded network equals the unfolded one on every
+  canonical state (exhaustively at the smallest sizes, by z3 at M = K = 4, N = 4), and equals
+  ``paper-minimal``: each fold drops a ReLU that is the identity on the states that occur.
 - ``invariant``: every canonical state (all coordinates in {0,1}) steps to a canonical state, so
   one proved step covers every run.
 """
@@ -15,10 +18,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
-from constructions.computer import PROFILES, Computer, build, state_names
+from constructions.computer import (
+    FOLDED_PROFILES,
+    PROFILES,
+    Computer,
+    LayerPlan,
+    build,
+    state_names,
+)
 from constructions.gadgets.branch import branch_contract
 from constructions.gadgets.compare import compare_contract
 from constructions.gadgets.increment import increment_contract
@@ -28,6 +39,7 @@ from constructions.gadgets.write import write_contract
 from constructions.subleq import MachineSize, step_symbolic
 from verify.domains import Bits
 from verify.engines import Options, check
+from verify.fold import fold_all, fold_obligation
 from verify.interval import Interval, Tracker
 from verify.layout import Layout
 from verify.network import Layer, Network
@@ -63,8 +75,34 @@ def _rows(layer: Layer) -> dict[str, tuple[dict[str, int], int]]:
 
 
 def structure_problems(comp: Computer) -> list[str]:
-    """Every way the assembled layers differ from gadget blocks + copies + identities."""
-    net = comp.network
+    """Every way the assembled layers differ from gadget blocks + copies + identities.
+
+    For a folded profile: the unfolded network is checked so, and every layer of the network
+    must be exactly the fold of the unfolded layers (:func:`verify.fold.fold_all`); that the
+    folds preserve the step is the separate ``fold/...`` obligation.
+    """
+    if comp.unfolded is None:
+        return _block_problems(comp, comp.network, comp.plans)
+    problems = [f"unfolded {p}" for p in
+                _block_problems(comp, comp.unfolded, comp.unfolded_plans)]
+    refolded = fold_all(comp.unfolded, list(comp.folds))
+    got_layers, want_layers = comp.network.layers, refolded.layers
+    if len(got_layers) != len(want_layers):
+        return problems + [f"{len(got_layers)} layers, but folding gives {len(want_layers)}"]
+    for li, (got, want) in enumerate(zip(got_layers, want_layers)):
+        if got.inputs != want.inputs or got.outputs != want.outputs or got.relu != want.relu:
+            problems.append(f"layer {li} ({comp.plans[li].label}) has other coordinates or "
+                            "activation than the fold")
+            continue
+        got_rows, want_rows = _rows(got), _rows(want)
+        for name in got.outputs.names:
+            if got_rows[name] != want_rows[name]:
+                problems.append(f"layer {li}: unit {name} is not the fold of its gadget units")
+    return problems
+
+
+def _block_problems(comp: Computer, net: Network, plans: Sequence[LayerPlan]) -> list[str]:
+    """:func:`structure_problems` of an unfolded network with its plans."""
     problems: list[str] = []
     if net.outputs != net.inputs or list(net.inputs.names) != state_names(comp.size):
         problems.append("the network does not map the state layout to itself")
@@ -72,7 +110,7 @@ def structure_problems(comp: Computer) -> list[str]:
     for p_idx, p in enumerate(comp.placements):
         for s in range(len(p.stages)):
             owner.setdefault(p.first_layer + s, []).append((p_idx, s))
-    for li, (layer, plan) in enumerate(zip(net.layers, comp.plans)):
+    for li, (layer, plan) in enumerate(zip(net.layers, plans)):
         if plan.identity:
             if not layer.is_identity:
                 problems.append(f"layer {li} ({plan.label}) is not an exact identity")
@@ -86,8 +124,9 @@ def structure_problems(comp: Computer) -> list[str]:
                       else p.gadget.network.layers[s - 1].outputs.names)
             prev_c = p.inputs if s == 0 else tuple(u.name for u in p.stages[s - 1])
             rho = dict(zip(prev_g, prev_c))
+            g_rows = _rows(g_layer)
             for g_name, unit in zip(g_layer.outputs.names, p.stages[s]):
-                want_coeffs, want_bias = g_layer.row(g_name)
+                want_coeffs, want_bias = g_rows[g_name]
                 want = ({rho[n]: v for n, v in want_coeffs.items()}, want_bias)
                 got = rows.get(unit.name)
                 if got != want:
@@ -331,6 +370,19 @@ def invariant(profile: str, size: MachineSize) -> Obligation:
                       {"words": size.words, "bits": size.bits, "slots": size.slots})
 
 
+def fold_check(profile: str, size: MachineSize, against: str = "") -> Obligation:
+    """The folded network of ``profile`` equals its unfolded network (or, with ``against``,
+    the network of that profile) on every canonical state."""
+    comp = build(profile, size)
+    if comp.unfolded is None:
+        raise ValueError(f"profile={profile}: not a folded profile")
+    other = build(against, size).network if against else comp.unfolded
+    what = f"/{against}" if against else ""
+    return fold_obligation(f"fold/{profile}{what}{_tag(size)}", other, comp.network,
+                           Bits(tuple(comp.network.inputs.names)),
+                           {"words": size.words, "bits": size.bits, "slots": size.slots})
+
+
 EXHAUSTIVE_SIZES: tuple[Size, ...] = ((2, 2, 2), (2, 3, 2), (2, 4, 2), (4, 2, 2), (2, 2, 4))
 SMT_SIZE: Size = (4, 4, 4)
 
@@ -341,7 +393,12 @@ def entries() -> list[Entry]:
     for size in COMPOSITIONAL_SIZES:
         out.append(contracts_entry(MachineSize(*size)))
     for profile in PROFILES:
+        folded = profile in FOLDED_PROFILES
         for size in COMPOSITIONAL_SIZES:
+            if folded and size[0] > 16:
+                # Folding composes the read layer with the fetch sum: M N K m weights, 8 million
+                # at this size; the fold and every step proof cover the smaller sizes.
+                continue
             ms = MachineSize(*size)
             out.append(structure_entry(profile, ms, slow=size[0] > 16))
             out.append(compositional_entry(profile, ms, slow=size[0] > 16))
@@ -354,4 +411,16 @@ def entries() -> list[Entry]:
         ms = MachineSize(*SMT_SIZE)
         out.append(of(f"computer/{profile}/step/monolithic{_tag(ms)}",
                       lambda p=profile, s=ms: monolithic(p, s), method="smt", slow=True))
+        if not folded:
+            continue
+        for against in ("", "paper-minimal"):
+            what = f"/{against}" if against else ""
+            for size in EXHAUSTIVE_SIZES:
+                es = MachineSize(*size)
+                out.append(of(f"fold/{profile}{what}{_tag(es)}",
+                              partial(fold_check, profile, es, against),
+                              method="exhaustive"))
+            out.append(of(f"fold/{profile}{what}{_tag(ms)}",
+                          partial(fold_check, profile, ms, against),
+                          method="smt", slow=True))
     return out

@@ -235,12 +235,15 @@ TestStatefulPaper = lockstep_machine("paper", (8, 8, 8)).TestCase
 TestStatefulPaper.settings = STATEFUL
 TestStatefulPaperMinimal = lockstep_machine("paper-minimal", (4, 16, 8)).TestCase
 TestStatefulPaperMinimal.settings = STATEFUL
+TestStatefulCompact = lockstep_machine("compact", (4, 16, 8)).TestCase
+TestStatefulCompact.settings = STATEFUL
 TestStatefulLarge = pytest.mark.slow(lockstep_machine("paper", (64, 16, 64)).TestCase)
 TestStatefulLarge.settings = settings(STATEFUL, max_examples=5)
 
 
 def test_stateful_covers_every_profile() -> None:
-    assert set(PROFILES) == {"paper", "paper-minimal"}, "add a stateful test for a new profile"
+    assert set(PROFILES) == {"paper", "paper-minimal", "compact"}, (
+        "add a stateful test for a new profile")
 
 
 # --------------------------------------------------------------------------- known bugs
