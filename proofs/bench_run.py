@@ -62,7 +62,7 @@ SEED = 2024
 TARGET_SECONDS = 0.1  # aim of one timed run
 MEASURE_SECONDS = 0.6  # aim of all the runs of one measurement
 REPEATS = 9  # best of at most this many runs
-MIN_STEPS = 8
+MIN_STEPS = 20  # a batch run has a fixed cost (loading, unloading): spread it
 MAX_STEPS = 400
 INTERPRETER_STEPS = 100  # per program, so its per-run checks are spread over many steps
 # Work per step (weights multiplied x machines) past which a batch is not run: the reference
