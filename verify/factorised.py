@@ -193,6 +193,21 @@ def _reduce(net: Network, group: tuple[str, ...], forms: tuple[Form, ...],
     return _Reduced(group, fl, Network(tuple(layers), f"{net.name}|{','.join(group)[:40]}"))
 
 
+def _bv_inputs(ob: Obligation, box: Mapping[str, tuple[int, int]], width: int,
+               timeout: float) -> tuple[Any, dict[str, Any], Any]:
+    """A fresh z3 context, one bit-vector per input (constrained to the domain), a solver."""
+    import z3
+
+    ctx = z3.Context()
+    v = {n: z3.BitVec(n, width, ctx) for n in ob.network.inputs}
+    solver = z3.Solver(ctx=ctx)
+    solver.set("timeout", max(1, int(timeout * 1000)))
+    for n, (lo, hi) in box.items():
+        solver.add(v[n] >= lo, v[n] <= hi)
+    solver.add(*_extra_constraints(ob.domain, v))
+    return ctx, v, solver
+
+
 def _direct_group(ob: Obligation, red: _Reduced, form_spec: Any,
                   box: Mapping[str, tuple[int, int]], timeout: float) -> tuple[str, Any]:
     """Decide G(F(x)) == H(F(x)) over every input x of the domain (z3 bit-vectors)."""
@@ -215,13 +230,7 @@ def _direct_group(ob: Obligation, red: _Reduced, form_spec: Any,
     except (TypeError, ValueError, AttributeError):
         return "unknown", "form spec cannot run on intervals"
     width = tracker.max_abs.bit_length() + 2
-    ctx = z3.Context()
-    v = {n: z3.BitVec(n, width, ctx) for n in ob.network.inputs}
-    solver = z3.Solver(ctx=ctx)
-    solver.set("timeout", max(1, int(timeout * 1000)))
-    for n, (lo, hi) in box.items():
-        solver.add(v[n] >= lo, v[n] <= hi)
-    solver.add(*_extra_constraints(ob.domain, v))
+    ctx, v, solver = _bv_inputs(ob, box, width, timeout)
     fv = {k: _form_value(f, v) for k, f in all_forms.items()}
     g = red.network.forward_z3({f"form:{f.name}": fv[f.name] for f in red.forms})
     h = form_spec(fv)
@@ -315,13 +324,7 @@ def _lemma(ob: Obligation, box: Mapping[str, tuple[int, int]], timeout: float) -
             else:
                 tracker.see(int(val))
     width = tracker.max_abs.bit_length() + 2
-    ctx = z3.Context()
-    v = {n: z3.BitVec(n, width, ctx) for n in ob.network.inputs}
-    solver = z3.Solver(ctx=ctx)
-    solver.set("timeout", max(1, int(timeout * 1000)))
-    for n, (lo, hi) in box.items():
-        solver.add(v[n] >= lo, v[n] <= hi)
-    solver.add(*_extra_constraints(ob.domain, v))
+    ctx, v, solver = _bv_inputs(ob, box, width, timeout)
     want = ob.spec(v)
     got = fz.form_spec({f.name: _form_value(f, v) for f in fz.forms})
     solver.add(z3.Or(*[_as_bv(want[o], width, ctx) != _as_bv(got[o], width, ctx)
