@@ -55,7 +55,6 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from constructions.subleq import (
     MAX_SLOTS,
@@ -67,6 +66,7 @@ from constructions.subleq import (
     make_state,
 )
 from verify.errors import InputError, ParameterError
+from verify.files import read_text
 from verify.ops import signed
 
 DEFAULT_BITS = 16
@@ -92,6 +92,8 @@ _SIZE_RE = re.compile(rf"(words|bits|slots)=({_UINT})")
 _EXPECT_RE = re.compile(rf"{_SP}[;#]{_SP}expect{_SP}:(.*)")
 _EXPECT_BODY_RE = re.compile(rf"{_SP}{_REF}{_SP}={_SP}(?P<value>{_INT}){_SP}")
 _MAX_LITERAL = 80  # characters; far more than any 64-bit literal needs
+MAX_LABELS = 1 << 20
+"""Most labels one program may define, so a file of nothing but labels is refused quickly."""
 
 
 class _LineError(Exception):
@@ -177,7 +179,7 @@ class _Parser:
         self.data: list[tuple[int, int]] = []  # (line, value as written)
         self.code: list[_Ins] = []
         self.labels: dict[str, tuple[str, int, int]] = {}  # name -> (kind, index, line)
-        self.pending: list[tuple[str, int]] = []  # labels waiting for their word/instruction
+        self.pending: dict[str, int] = {}  # labels waiting for their word/instruction -> line
         self.sizes: dict[str, tuple[int, int]] = {}  # name -> (value, line)
 
     def line(self, lineno: int, raw: str) -> None:
@@ -194,9 +196,11 @@ class _Parser:
             return
         if self.section is None:
             raise _LineError("line outside any section: write .data or .code first")
-        while (m := _LABEL_RE.match(body)) is not None:
+        pos = 0  # labels are matched in place: slicing per label is quadratic on long lines
+        while (m := _LABEL_RE.match(body, pos)) is not None:
             self.label(lineno, m[1])
-            body = body[m.end() :]
+            pos = m.end()
+        body = body[pos:]
         if not body:
             return
         if self.section == "data":
@@ -234,18 +238,20 @@ class _Parser:
     def label(self, lineno: int, name: str) -> None:
         if name in RESERVED:
             raise _LineError(f"{_show(name)} is reserved and cannot be a label")
-        if name in self.labels or any(name == p for p, _ in self.pending):
-            first = self.labels[name][2] if name in self.labels else dict(self.pending)[name]
+        if name in self.labels or name in self.pending:
+            first = self.labels[name][2] if name in self.labels else self.pending[name]
             raise _LineError(f"duplicate label {_show(name)} (first defined on line {first})")
-        self.pending.append((name, lineno))
+        if len(self.labels) + len(self.pending) >= MAX_LABELS:
+            raise _LineError(f"more than {MAX_LABELS} labels")
+        self.pending[name] = lineno
 
     def flush_pending(self) -> None:
         if self.pending:
-            name, lineno = self.pending[0]
+            name, lineno = next(iter(self.pending.items()))
             raise _LocatedError(lineno, f"label {_show(name)} labels nothing in its section")
 
     def attach(self, kind: str, index: int) -> None:
-        for name, lineno in self.pending:
+        for name, lineno in self.pending.items():
             self.labels[name] = (kind, index, lineno)
         self.pending.clear()
 
@@ -253,6 +259,8 @@ class _Parser:
         tokens = _WS_RE.split(body)
         if tokens[0] in ("subleq", "halt"):
             raise _LineError(f"instruction {_show(tokens[0])} in .data section: write .code first")
+        if len(self.data) + len(tokens) > MAX_WORDS:  # stop early: no memory holds it
+            raise _LineError(f"data has more than {MAX_WORDS} words, the largest memory")
         for tok in tokens:
             if _INT_RE.fullmatch(tok) is None:
                 raise _LineError(f"bad data value {_show(tok)}: need an integer")
@@ -282,6 +290,8 @@ class _Parser:
             raise _LineError("data value in .code section: write .data first")
         else:
             raise _LineError(f"unknown instruction {_show(op)}: need subleq or halt")
+        if len(self.code) >= MAX_SLOTS:  # stop early: no code memory holds it
+            raise _LineError(f"program has more than {MAX_SLOTS} instructions, the most slots")
         self.attach("code", len(self.code))
         self.code.append(_Ins(lineno, operands))
 
@@ -461,24 +471,8 @@ def load(
     :data:`MAX_FILE_BYTES` or is not UTF-8 raises :class:`~verify.errors.InputError` naming the
     path.
     """
-    name = os.fsdecode(path) if isinstance(path, (str, bytes, os.PathLike)) else str(path)
-    try:
-        with Path(name).open("rb") as f:
-            raw = f.read(MAX_FILE_BYTES + 1)
-    except OSError as e:
-        raise InputError(name, None, f"cannot read file: {e.strerror or e}") from None
-    except ValueError as e:  # e.g. an embedded NUL in the path
-        raise InputError(name, None, f"cannot read file: {e}") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise InputError(name, None, f"file larger than {MAX_FILE_BYTES} bytes")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise InputError(
-            name, line, f"not UTF-8 text: byte 0x{raw[e.start]:02x} at offset {e.start}"
-        ) from None
-    return assemble(text.removeprefix("\ufeff"), name, words=words, bits=bits, slots=slots)
+    name, text = read_text(path, MAX_FILE_BYTES)
+    return assemble(text, name, words=words, bits=bits, slots=slots)
 
 
 def _expectations(text: str, path: str) -> list[tuple[int, str, str, int, int]]:

@@ -57,6 +57,7 @@ from .gadgets.increment import increment_stages
 from .gadgets.read import read_stages
 from .gadgets.subtract import arith_stages
 from .gadgets.write import write_stages
+from .limits import check_fits
 from .subleq import MachineSize, State
 
 PROFILES = ("paper", "paper-minimal", "compact")
@@ -322,6 +323,7 @@ def build(profile: str, size: MachineSize) -> Computer:
     """The looped network of ``profile`` for a machine of ``size``."""
     if profile not in PROFILES:
         raise ParameterError("profile", profile, f"one of {', '.join(PROFILES)}")
+    check_fits(profile, size)
     names = state_names(size)
     placements = _placements(size, profile)
     plans = _plans(profile)

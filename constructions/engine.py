@@ -54,6 +54,13 @@ forms is such a partial sum, so:
   is a float32, so every product and every rounding step is exact); otherwise it refuses,
   naming the bound.
 
+Interval bounds over the box are loose for a computer (a read sums M one-hot-gated terms).
+With ``bounds="certified"`` an engine built from a :class:`Computer` uses its precision
+certificate instead (:func:`certificate`, :mod:`verify.precision`): the proved largest
+``|b| + sum |w_i x_i|`` over canonical states, which bounds every partial sum in every order,
+the regrouped shared sums included. It is 6 * 2^N - 3 for ``paper`` and 10 * 2^N - 5 for
+``compact`` (N bits per word, whatever M and K), so float32 is exact up to N = 21 and 20.
+
 The bound holds for inputs in the box, so :meth:`Engine.step` and :meth:`Engine.run` refuse a
 state outside it, and ``run`` checks after every step that the new state is still inside (for a
 computer this is its proved invariant: a canonical state steps to a canonical state).
@@ -82,6 +89,7 @@ import scipy.sparse as sp
 
 from verify.errors import ParameterError, ShapeError
 from verify.network import INT64_LIMIT, Layer, Network
+from verify.precision import Certificate, Register, analyse
 
 from .computer import Computer
 from .subleq import State, check_state
@@ -137,6 +145,46 @@ _any_column = partial(np.logical_or.reduce, axis=0)
 def _accumulate(out: np.ndarray, matrix: sp.csr_matrix, x: np.ndarray) -> None:
     """``out += matrix @ x`` through scipy's public product (when the C kernels are not used)."""
     out += matrix @ x
+
+
+BOUNDS = ("interval", "certified")
+"""Where the engine's partial-sum bound comes from: interval arithmetic over the box, or the
+computer's precision certificate (:func:`certificate`)."""
+
+
+def match_registers(computer: Computer) -> list[Register]:
+    """The address registers of a computer's matches, as bit forms over layer inputs.
+
+    PC (fetch), the a and b fields (reads, write). In a folded profile a register read by a
+    folded layer is the affine form its bits had before folding (``A_i = sum_p HI[p, i]``)."""
+    size = computer.size
+    out: list[Register] = []
+    for p in computer.placements:
+        if p.role not in ("fetch", "read a", "read b", "write"):
+            continue
+        names = p.inputs[:size.pc_bits if p.role == "fetch" else size.addr_bits]
+        out.append([{n: 1} for n in names])
+        if computer.unfolded is None:
+            continue
+        for f in computer.folds:
+            layer = computer.unfolded.layers[f]
+            if all(n in layer.outputs for n in names):
+                forms = [layer.row(n) for n in names]
+                if all(b == 0 for _, b in forms):
+                    out.append([c for c, _ in forms])
+    return out
+
+
+_CERTIFICATES: dict[tuple[str, Any], Certificate] = {}
+
+
+def certificate(computer: Computer) -> Certificate:
+    """The computer's precision certificate over canonical states (:func:`verify.precision.
+    analyse` with its match registers), computed once per profile and size."""
+    key = (computer.profile, computer.size)
+    if key not in _CERTIFICATES:
+        _CERTIFICATES[key] = analyse(computer.network, registers=match_registers(computer))
+    return _CERTIFICATES[key]
 
 
 def choose_arithmetic(bound: int, dtype: str = "auto") -> str:
@@ -304,11 +352,15 @@ class Engine:
     coordinate: canonical states). ``share`` turns the shared partial sums on or off;
     ``fast=False`` uses the public scipy product instead of the C kernels (same values);
     ``chunk_bytes`` bounds the buffer of one chunk of a batch run (:data:`CHUNK_BYTES`).
+    ``bounds="certified"`` (a Computer on canonical states only) takes the partial-sum bound
+    from the computer's precision certificate instead of interval arithmetic (see the module
+    docstring): float32 then runs wherever the certificate proves it exact.
     """
 
     def __init__(self, target: Computer | Network, dtype: str = "auto", *,
                  box: Sequence[tuple[int, int]] | None = None, share: bool = True,
-                 fast: bool = True, chunk_bytes: int = CHUNK_BYTES) -> None:
+                 fast: bool = True, chunk_bytes: int = CHUNK_BYTES,
+                 bounds: str = "interval") -> None:
         if isinstance(target, Computer):
             self.computer: Computer | None = target
             network = target.network
@@ -321,6 +373,14 @@ class Engine:
         self.width = len(network.inputs)
         self.box = [(0, 1)] * self.width if box is None else [(int(a), int(b)) for a, b in box]
         self.bound = network.plan(self.box).max_partial_sum
+        if bounds not in BOUNDS:
+            raise ParameterError("bounds", bounds, f"one of {', '.join(BOUNDS)}")
+        self.bounds = bounds
+        if bounds == "certified":
+            if self.computer is None or box is not None:
+                raise ParameterError("bounds", bounds, "an engine built from a Computer over "
+                                     "canonical states (no box) for the certified bound")
+            self.bound = min(self.bound, certificate(self.computer).needed("any"))
         self.arithmetic = choose_arithmetic(self.bound, dtype)
         self.dtype = np.dtype(_DTYPES[self.arithmetic])
         self._check_weights()
@@ -491,6 +551,7 @@ class Engine:
     def describe(self) -> dict[str, Any]:
         """What the compilation did, for reports."""
         return {"arithmetic": self.arithmetic, "max_partial_sum": self.bound,
+                "bounds": self.bounds,
                 "layers": len(self.network.layers), "blocks": len(self.blocks),
                 "relu_blocks": sum(b.relu for b in self.blocks),
                 "identity_layers_skipped": self.skipped, "copies_aliased": self.aliased,

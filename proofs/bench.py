@@ -44,7 +44,7 @@ from constructions.gadgets import (
     make_write,
 )
 from verify.engines import Options, exhaustive, smt
-from verify.errors import LoopmlpError, ParameterError
+from verify.errors import LoopmlpError
 from verify.result import Result, Verdict
 
 EXHAUSTIVE_LIMIT = 1 << 24
@@ -509,10 +509,9 @@ def write_docs(report: Report, docs: Path, err: IO[str]) -> list[Path]:
 def cmd_bench_proofs(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     """Time every method on every gadget, print the table (or JSON), optionally write docs."""
     from proofs.cli import EXIT_OK, EXIT_REFUTED, _progress
+    from proofs.report import check_timeout
 
-    timeout = args.monolithic_timeout
-    if not timeout > 0:
-        raise ParameterError("--monolithic-timeout", timeout, "a positive number of seconds")
+    timeout = check_timeout("--monolithic-timeout", args.monolithic_timeout)
     with _progress(not args.json, err) as bar:
         current: dict[str, Any] = {}
 

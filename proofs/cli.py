@@ -15,8 +15,8 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
-from contextlib import nullcontext, redirect_stdout
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext, redirect_stdout
 from typing import IO, Any
 
 from verify.engines import METHODS, Options
@@ -85,10 +85,42 @@ def _progress(enabled: bool, stream: IO[str]) -> Any:
                     TimeElapsedColumn(), console=console, transient=True)
 
 
+@contextmanager
+def _executor(args: argparse.Namespace) -> Iterator[Any]:
+    """The executor of ``--executor`` in force for the run (the default: none, i.e. threads);
+    obligations that cannot be serialised travel to workers by registry name."""
+    from proofs.registry import build
+    from verify import executor
+
+    kind = getattr(args, "executor", "local")
+    scheduler, workers = getattr(args, "scheduler", None), getattr(args, "workers", None)
+    if kind == "local" and scheduler is None and workers is None:
+        yield None
+        return
+    with executor.make(kind, scheduler, workers) as ex, executor.using(ex), \
+            executor.rebuild_with(build):
+        yield ex
+
+
+def _distributed(args: argparse.Namespace, ex: Any, names: list[str]) -> Iterator[Result] | None:
+    """With ``--distribute obligations``: the entries' results, in order, each run whole on a
+    worker and its counterexample replayed again here; else None."""
+    from proofs.registry import replayed_here, run_named
+
+    if getattr(args, "distribute", "blocks") != "obligations":
+        return None
+    if ex is None or not ex.remote:
+        raise _UsageError("--distribute obligations needs --executor processes or dask")
+    opts = Options(args.method, args.timeout, solver=args.solver, cross_check=args.cross_check)
+    return (replayed_here(r) for r in ex.map(run_named, names, opts))
+
+
 def cmd_prove(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     """Run the registered obligations and print one line each, then a summary."""
     from proofs.registry import all_entries, run_entry, select
+    from proofs.report import check_timeout
 
+    check_timeout("--timeout", args.timeout)
     entries = select(all_entries(), args.only, args.all)
     if not entries:
         raise _UsageError(f"--only {' '.join(args.only or [])!r}: no obligation matches")
@@ -97,8 +129,9 @@ def cmd_prove(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     lines = err if json_to_stdout else out
     results: list[Result] = []
     t0 = time.perf_counter()
-    with _progress(not quiet, err) as bar:
+    with _executor(args) as ex, _progress(not quiet, err) as bar:
         task = bar.add_task("proving", total=len(entries)) if bar else None
+        remote = _distributed(args, ex, [e.name for e in entries])
         for entry in entries:
             sub = None
             if bar is not None:
@@ -108,8 +141,9 @@ def cmd_prove(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
                 if bar is not None:
                     bar.update(sub, completed=done, total=total)
 
-            opts = Options(args.method, args.timeout, progress=tick)
-            r = run_entry(entry, opts)
+            opts = Options(args.method, args.timeout, progress=tick, solver=args.solver,
+                           cross_check=args.cross_check)
+            r = next(remote) if remote is not None else run_entry(entry, opts)
             results.append(r)
             if bar is not None:
                 bar.remove_task(sub)
@@ -169,13 +203,28 @@ def build_parser() -> argparse.ArgumentParser:
                     help="glob over obligation names (repeatable), e.g. 'gadget/*'")
     pr.add_argument("--method", choices=METHODS, default="auto",
                     help="checking method (auto: exhaustive for small domains, else factorised "
-                    "or smt)")
+                    "or smt; cvc5: smt decided by cvc5)")
     pr.add_argument("--timeout", type=float, default=60.0, metavar="S",
                     help="seconds per obligation for the solver (default 60)")
     pr.add_argument("--json", metavar="FILE", help="write results as JSON ('-' for stdout)")
     pr.add_argument("--junit", metavar="FILE", help="write results as JUnit XML")
     pr.add_argument("--all", action="store_true", help="include the slow obligations")
     pr.add_argument("--quiet", action="store_true", help="print only what is not proved")
+    pr.add_argument("--solver", choices=("z3", "cvc5"), default="z3",
+                    help="SMT solver for every solver query (cvc5 needs the cvc5 extra)")
+    pr.add_argument("--cross-check", action="store_true",
+                    help="decide every solver query with both z3 and cvc5: proved only when "
+                    "both prove it, exit 2 when they contradict each other")
+    pr.add_argument("--executor", choices=("local", "processes", "dask"), default="local",
+                    help="where the blocks of exhaustive checks run: threads here (default), "
+                    "worker processes, or a dask cluster (needs the dask extra)")
+    pr.add_argument("--scheduler", metavar="ADDRESS",
+                    help="dask scheduler, e.g. tcp://host:8786 (default: start a local cluster)")
+    pr.add_argument("--workers", type=int, metavar="N",
+                    help="worker processes or threads (default: the cores, at most 8)")
+    pr.add_argument("--distribute", choices=("blocks", "obligations"), default="blocks",
+                    help="with --executor processes|dask: send the blocks of each exhaustive "
+                    "check (default), or whole obligations, to the workers")
     pr.set_defaults(func=cmd_prove)
 
     ls = sub.add_parser("list", help="list the registered obligations")
@@ -195,7 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Modules that add subcommands: each has ``add_commands(subparsers)``; every handler it sets as
 # ``func`` has the signature ``(args, out, err) -> exit code``.
-COMMAND_MODULES = ("proofs.machine_cli", "proofs.report", "proofs.bench", "proofs.bench_run")
+COMMAND_MODULES = ("proofs.machine_cli", "proofs.report", "proofs.bench", "proofs.bench_run",
+                   "proofs.import_cli", "proofs.interop_cli", "proofs.bench_solvers",
+                   "proofs.precision", "proofs.bench_long")
 
 
 def main(argv: Sequence[str] | None = None, out: IO[str] | None = None,

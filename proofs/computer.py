@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -46,6 +47,7 @@ from verify.network import Layer, Network
 from verify.obligation import Obligation
 from verify.ops import bit, select, word
 from verify.result import Result, Verdict
+from verify.solvers import decide
 
 from .registry import Entry, of
 
@@ -193,8 +195,10 @@ def _field(x: Any, lo: int, width: int) -> Any:
     return word([bit(x, lo + i) for i in range(width)])
 
 
-def contracts_check(size: MachineSize, timeout: float) -> tuple[str, Any]:
-    """z3 proof that composed_step == step_symbolic for every state of the machine.
+def contracts_check(size: MachineSize, timeout: float,
+                    solvers: Sequence[str] = ("z3",)) -> tuple[str, Any]:
+    """SMT proof (z3, cvc5 or both: ``solvers``) that composed_step == step_symbolic for every
+    state of the machine.
 
     Two lemmas, each over every value of its variables:
 
@@ -220,25 +224,24 @@ def contracts_check(size: MachineSize, timeout: float) -> tuple[str, Any]:
     step_symbolic(mem_i, fields_i, pc_i, size)
     width = max(tracker.max_abs, 1 << q).bit_length() + 2
 
-    def prove(build: Callable[[Any], Any], what: str) -> tuple[str, Any] | None:
-        ctx = z3.Context()
-        solver = z3.Solver(ctx=ctx)
-        solver.set("timeout", max(1, int(timeout * 1000)))
-        solver.add(build(ctx))
-        answer = solver.check()
-        if answer == z3.sat:
-            return "refuted", f"{what}: {str(solver.model())[:300]}"
-        if answer != z3.unsat:
-            return "unknown", f"{what}: {solver.reason_unknown()}"
+    def prove(build: Callable[[Any], tuple[Any, dict[str, Any]]],
+              what: str) -> tuple[str, Any] | None:
+        query, variables = build(z3.Context())
+        d = decide([query], variables, what=f"computer/contracts{_tag(size)}: {what}",
+                   timeout=timeout, solvers=solvers)
+        if d.status == "sat" and d.model is not None:
+            return "refuted", f"{what}: {str(dict(d.model))[:300]}"
+        if d.status != "unsat":
+            return "unknown", f"{what}: {d.describe()}"
         return None
 
-    def wiring(ctx: Any) -> Any:
+    def wiring(ctx: Any) -> tuple[Any, dict[str, Any]]:
         a, b, c = (z3.BitVec(x, width, ctx) for x in "abc")
         got = fetch_fields([a + b * (1 << m) + c * (1 << 2 * m)], 0, size)
         return z3.And(a >= 0, a < (1 << m), b >= 0, b < (1 << m), c >= 0, c < (1 << k),
-                      z3.Or(got[0] != a, got[1] != b, got[2] != c))
+                      z3.Or(got[0] != a, got[1] != b, got[2] != c)), {"a": a, "b": b, "c": c}
 
-    def execution(ctx: Any) -> Any:
+    def execution(ctx: Any) -> tuple[Any, dict[str, Any]]:
         mem = [z3.BitVec(f"MEM[{j}]", width, ctx) for j in range(size.words)]
         code = [tuple(z3.BitVec(f"{x}[{j}]", width, ctx) for x in "abc")
                 for j in range(size.slots)]
@@ -250,7 +253,8 @@ def contracts_check(size: MachineSize, timeout: float) -> tuple[str, Any]:
         got_mem, got_pc = execute(mem, *fetched, pc, size)
         want_mem, want_pc = step_symbolic(mem, code, pc, size)
         diffs = [g != w for g, w in zip(got_mem, want_mem)] + [got_pc != want_pc]
-        return z3.And(*cs, z3.Or(*diffs))
+        variables = {str(v): v for v in [*mem, *(x for ins in code for x in ins), pc]}
+        return z3.And(*cs, z3.Or(*diffs)), variables
 
     for lemma, what in ((wiring, "wiring"), (execution, "execution")):
         bad = prove(lemma, what)
@@ -264,7 +268,7 @@ def contracts_entry(size: MachineSize) -> Entry:
 
     def run(opts: Options) -> Result:
         t0 = time.perf_counter()
-        status, info = contracts_check(size, opts.timeout)
+        status, info = contracts_check(size, opts.timeout, opts.solvers)
         ok = {"proved": True, "refuted": False}.get(status)
         return _result(name, ok, "smt", t0,
                        f"composed contracts vs SUBLEQ step: {status}"
@@ -294,11 +298,11 @@ def compositional_entry(profile: str, size: MachineSize, slow: bool = False) -> 
         problems = structure_problems(comp)
         parts.append(("structure", Verdict.PROVED if not problems else Verdict.REFUTED,
                       "; ".join(problems[:2]) or "exact"))
-        status, info = contracts_check(size, opts.timeout)
+        status, info = contracts_check(size, opts.timeout, opts.solvers)
         parts.append(("contracts", {"proved": Verdict.PROVED, "refuted": Verdict.REFUTED}.get(
             status, Verdict.UNKNOWN), f"{status}"))
         for ob in gadget_obligations(comp):
-            r = check(ob, Options("auto", opts.timeout))
+            r = check(ob, replace(opts, method="auto", progress=None))
             parts.append((ob.name, r.verdict, f"{r.method} {r.reason}"))
         verdict = min(v for _, v, _ in parts)
         weak = [f"{n}: {v.name} ({why})" for n, v, why in parts if v is not Verdict.PROVED]

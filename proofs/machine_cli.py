@@ -6,10 +6,11 @@ import argparse
 import json
 from typing import IO, Any
 
-from constructions import asm
+from constructions import asm, limits
 from constructions.computer import PROFILES, Computer, build
 from constructions.runner import run_network
 from constructions.subleq import MachineSize, State, signed_memory
+from verify.errors import InputError, ParameterError
 
 from .cli import EXIT_OK, EXIT_REFUTED
 
@@ -21,17 +22,63 @@ def _sizes(p: argparse.ArgumentParser) -> None:
 
 
 def _int(text: str) -> int:
-    """An integer option; ``2**40`` style powers are accepted (and then refused by size)."""
+    """An integer option; ``2**40`` style powers are accepted (and then refused by size).
+
+    The exponent must be an integer from 0 to 4096, so a power is always an integer. A value
+    of 2**256 or more is refused here, so that no message ever spells out a huge number; below
+    that, the option's own check names what is too large.
+    """
     t = text.strip()
+    shown = repr(text if len(text) <= 40 else text[:37] + "...")
     try:
         if "**" in t:
             base, exp = t.split("**", 1)
-            if int(exp) > 4096:
+            e = int(exp)
+            if not 0 <= e <= 4096:
                 raise ValueError
-            return int(base) ** int(exp)
-        return int(t, 0)
+            value = int(base) ** e
+        else:
+            value = int(t, 0)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        raise argparse.ArgumentTypeError(f"{shown} is not an integer") from None
+    if abs(value) >= 1 << 256:
+        raise argparse.ArgumentTypeError(f"{shown} is too large (2**256 or more)")
+    return value
+
+
+# --------------------------------------------------------------------------- size limits
+MAX_STEPS = 10**9
+"""Largest ``--max-steps``: at about a millisecond a step, already weeks of looping."""
+
+BYTES_PER_TRACED_WORD = 40
+"""Memory one word of one traced state takes (a Python int in a tuple, with some slack)."""
+
+
+def check_fits(profile: str, size: MachineSize,
+               options: str = "--words, --bits or --slots") -> int:
+    """:func:`constructions.limits.check_fits`, naming the command-line options to lower."""
+    return limits.check_fits(profile, size, options)
+
+
+def check_steps(max_steps: int, option: str = "--max-steps") -> int:
+    """A step limit from 0 to :data:`MAX_STEPS`, or a ParameterError naming ``option``."""
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) \
+            or not 0 <= max_steps <= MAX_STEPS:
+        raise ParameterError(option, max_steps, f"an integer from 0 to {MAX_STEPS:,}")
+    return max_steps
+
+
+def check_trace(max_steps: int, size: MachineSize, option: str = "--max-steps") -> None:
+    """Refuse a trace of up to ``max_steps + 1`` states that could not fit in memory."""
+    need = (max_steps + 1) * (size.words + 1) * BYTES_PER_TRACED_WORD
+    budget = limits.memory_budget()
+    if need > budget:
+        most = budget // ((size.words + 1) * BYTES_PER_TRACED_WORD) - 1
+        raise ParameterError(
+            option, max_steps,
+            f"at most {most:,} steps when every state is kept (words={size.words}): up to "
+            f"{max_steps + 1:,} states would take about {limits.gib(need)}, more than the "
+            f"{limits.gib(budget)} allowed")
 
 
 def add_commands(sub: Any) -> None:
@@ -63,7 +110,15 @@ def _labels(program: asm.Program) -> dict[str, int]:
 
 def cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     """Assemble, build, loop; exit 1 when --check finds a disagreement."""
+    # Every limit is checked before the network is built or a state is stored.
+    check_steps(args.max_steps)
     program = asm.load(args.file, words=args.words, bits=args.bits, slots=args.slots)
+    try:
+        check_fits(args.profile, program.size)
+        if args.trace:
+            check_trace(args.max_steps, program.size)
+    except ParameterError as e:  # the size may come from the file: name it
+        raise InputError(args.file, None, str(e)) from None
     computer = build(args.profile, program.size)
     result = run_network(computer, program.state, args.max_steps, trace=args.trace,
                          check=args.check)
@@ -141,6 +196,7 @@ def cmd_info(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     size = MachineSize(16 if args.words is None else args.words,
                        16 if args.bits is None else args.bits,
                        64 if args.slots is None else args.slots)
+    check_fits(args.profile, size)
     d = describe(build(args.profile, size))
     if args.json:
         out.write(json.dumps(d, indent=2) + "\n")

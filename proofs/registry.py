@@ -10,14 +10,15 @@ import fnmatch
 import importlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from verify.engines import Options, check
+from verify.engines import Options, check, with_tally
 from verify.errors import LoopmlpError
 from verify.obligation import Obligation
 from verify.result import Result, Verdict
+from verify.solvers import recording
 
-MODULES = ("proofs.kernel", "proofs.gadgets", "proofs.computer")
+MODULES = ("proofs.kernel", "proofs.gadgets", "proofs.computer", "proofs.precision")
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,7 @@ def of(name: str, build: Callable[[], Obligation], *, slow: bool = False,
         if ob.name != name:
             raise LoopmlpError(f"registry: entry {name!r} built obligation {ob.name!r}")
         if method is not None and opts.method == "auto":
-            opts = Options(method, opts.timeout, opts.exhaustive_limit, opts.chunk,
-                           opts.samples, opts.progress)
+            opts = replace(opts, method=method)
         return check(ob, opts)
 
     return Entry(name, run, slow, build)
@@ -84,12 +84,46 @@ def find(name: str) -> Entry:
     raise LoopmlpError(f"no obligation named {name!r} (see `loopmlp list`)")
 
 
+def build(name: str) -> Obligation:
+    """Build the obligation of the entry with exactly this name; worker processes rebuild an
+    obligation this way when it cannot be serialised (see :mod:`verify.executor`)."""
+    entry = find(name)
+    if entry.build is None:
+        raise LoopmlpError(f"obligation {name!r} has no builder to rebuild it by name")
+    return entry.build()
+
+
+def run_named(opts: Options, name: str) -> Result:
+    """:func:`run_entry` on the entry with this name: the task ``prove --distribute
+    obligations`` sends to a worker (it pickles by reference; ``opts`` has no progress)."""
+    return run_entry(find(name), opts)
+
+
+def replayed_here(r: Result) -> Result:
+    """A result computed in another process, its counterexample replayed again in this one
+    (entries without a builder were replayed by the worker's engine only)."""
+    from verify.engines import replay
+    from verify.errors import InternalError
+
+    if r.counterexample is None:
+        return r
+    entry = find(r.obligation) if any(e.name == r.obligation for e in all_entries()) else None
+    if entry is None or entry.build is None:
+        return r
+    if replay(entry.build(), r.counterexample.inputs) is None:
+        raise InternalError(f"{r.obligation}: a worker's counterexample "
+                            f"{dict(r.counterexample.inputs)} does not replay here")
+    return r
+
+
 def run_entry(entry: Entry, opts: Options) -> Result:
     """Run one entry; an error raised while building or checking becomes an UNKNOWN result
     only for resource limits, never for a wrong answer (those propagate)."""
     t0 = time.perf_counter()
     try:
-        return entry.run(opts)
+        with recording() as log:  # every SMT query of the entry, whichever path asked it
+            r = entry.run(opts)
+        return with_tally(r, log)
     except MemoryError:
         return Result(entry.name, Verdict.UNKNOWN, opts.method, 0, 0, time.perf_counter() - t0,
                       "out of memory")

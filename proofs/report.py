@@ -35,10 +35,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from verify.errors import InputError, LoopmlpError, ParameterError
+from verify.files import read_text
 from verify.layout import bit_names
 from verify.obligation import Obligation
 from verify.result import Counterexample, Result, Verdict, combine, summary
 
+from .machine_cli import check_fits, check_steps, check_trace
 from .report_content import (
     DEFAULT_TRACE_STEPS,
     PICTURE_NAMES,
@@ -132,26 +134,50 @@ def _write(path: Path, content: str | bytes) -> None:
 def load_results(path: str) -> tuple[list[Result], float, str]:
     """Read a ``prove --json`` document: (results, total seconds, version that wrote it).
 
-    Anything malformed raises :class:`~verify.errors.InputError` naming the file, on one line.
+    Anything malformed raises :class:`~verify.errors.InputError` naming the file, on one line:
+    a file that cannot be read or is larger than :data:`MAX_RESULTS_BYTES`, text that is not
+    UTF-8 or not JSON (``NaN`` and ``Infinity`` included), nesting deeper than Python can
+    parse, and any value of the wrong type or range.
     """
+    path, text = read_text(path, MAX_RESULTS_BYTES)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as e:
-        raise InputError(path, None, f"cannot read file: {e.strerror or e}") from None
-    except UnicodeDecodeError:
-        raise InputError(path, None, "not UTF-8 text") from None
-    try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as e:
         raise InputError(path, e.lineno, f"not valid JSON: {e.msg} (column {e.colno})") from None
+    except _SchemaError as e:
+        raise InputError(path, None, f"not valid JSON: {e}") from None
+    except ValueError as e:  # an integer literal longer than Python converts (4300 digits)
+        raise InputError(path, None, f"not valid JSON: {e}") from None
+    except RecursionError:
+        raise InputError(path, None, "not a `loopmlp prove --json` document: nested too "
+                         "deeply") from None
     try:
         return _parse_doc(doc)
     except _SchemaError as e:
         raise InputError(path, None, f"not a `loopmlp prove --json` document: {e}") from None
 
 
+MAX_RESULTS_BYTES = 1 << 28
+"""Largest results file :func:`load_results` reads (256 MiB), so a device cannot hang it."""
+
+
 class _SchemaError(Exception):
     pass
+
+
+def _no_constant(name: str) -> Any:
+    raise _SchemaError(f"{name} is not a number")
+
+
+def _seconds(v: int | float, where: str) -> float:
+    """A duration: finite and non-negative (a huge integer does not convert to a float)."""
+    try:
+        x = float(v)
+    except OverflowError:
+        x = float("inf")
+    if not 0 <= x < float("inf"):
+        raise _SchemaError(f"{where}: {v!r:.60} is not a non-negative number of seconds")
+    return x
 
 
 def _get(obj: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
@@ -179,13 +205,13 @@ def _int_map(obj: Any, where: str) -> dict[str, int]:
 
 def _parse_doc(doc: Any) -> tuple[list[Result], float, str]:
     if _get(doc, "tool", str, "") != "loopmlp":
-        raise _SchemaError(f"tool: {doc['tool']!r} is not 'loopmlp'")
+        raise _SchemaError(f"tool: {doc['tool']!r:.60} is not 'loopmlp'")
     version = _get(doc, "version", str, "")
-    seconds = float(_get(doc, "seconds", (int, float), ""))
+    seconds = _seconds(_get(doc, "seconds", (int, float), ""), "seconds")
     raw = _get(doc, "results", list, "")
     results = [_parse_result(r, f"results[{i}]") for i, r in enumerate(raw)]
     if "summary" in doc and doc["summary"] != summary(results):
-        raise _SchemaError(f"summary {doc['summary']} does not match the results "
+        raise _SchemaError(f"summary {doc['summary']!r:.80} does not match the results "
                            f"{summary(results)}")
     return results, seconds, version
 
@@ -193,20 +219,21 @@ def _parse_doc(doc: Any) -> tuple[list[Result], float, str]:
 def _parse_result(r: Any, where: str) -> Result:
     verdict = _get(r, "verdict", str, where)
     if verdict not in VERDICT_LABELS:
-        raise _SchemaError(f"{where}.verdict: {verdict!r} is not one of "
+        raise _SchemaError(f"{where}.verdict: {verdict!r:.60} is not one of "
                            f"{', '.join(VERDICT_LABELS)}")
     cex_doc = r.get("counterexample")
     cex = None if cex_doc is None else _parse_cex(cex_doc, f"{where}.counterexample")
     details = r.get("details", {})
     if not isinstance(details, dict):
         raise _SchemaError(f"{where}.details: expected an object")
-    seconds = float(_get(r, "seconds", (int, float), where))
-    if seconds < 0:
-        raise _SchemaError(f"{where}.seconds: negative")
+    seconds = _seconds(_get(r, "seconds", (int, float), where), f"{where}.seconds")
+    checked, total = _get(r, "checked", int, where), _get(r, "total", int, where)
+    if checked < 0 or total < 0:
+        raise _SchemaError(f"{where}: checked={checked!r:.60} and total={total!r:.60} must "
+                           "not be negative")
     return Result(
         _get(r, "obligation", str, where), Verdict[verdict.upper()], _get(r, "method", str, where),
-        _get(r, "checked", int, where), _get(r, "total", int, where), seconds,
-        _get(r, "reason", str, where), cex, details)
+        checked, total, seconds, _get(r, "reason", str, where), cex, details)
 
 
 def _parse_cex(c: Any, where: str) -> Counterexample:
@@ -224,7 +251,7 @@ def _parse_cex(c: Any, where: str) -> Counterexample:
         n = sum(1 for k in coords if k.startswith(f"{w}.bit["))
         bits = tuple(bit_names(w, n))
         if n == 0 or not all(b in coords for b in bits):
-            raise _SchemaError(f"{where}.inputs: {w!r} is neither a coordinate nor a word of "
+            raise _SchemaError(f"{where}.inputs: {w!r:.60} is neither a coordinate nor a word of "
                                "the coordinates")
         words[w] = bits
     return Counterexample(coords, network, spec, words)
@@ -264,16 +291,23 @@ def parse_at(text: str) -> dict[str, int]:
         name, eq, value = part.rpartition("=")
         name = name.strip()
         if not eq or not name:
-            raise ParameterError("--at", part, "NAME=VALUE pairs separated by commas")
+            raise ParameterError("--at", _short(part), "NAME=VALUE pairs separated by commas")
         if name in out:
-            raise ParameterError("--at", name, "each name once")
+            raise ParameterError("--at", _short(name), "each name once")
         try:
             out[name] = int(value.strip(), 0)
         except ValueError:
-            raise ParameterError("--at", part, "an integer value") from None
+            raise ParameterError("--at", _short(part), "an integer value") from None
+        if abs(out[name]) >= 1 << 256:
+            raise ParameterError("--at", _short(part), "a value below 2**256 in size")
     if not out:
-        raise ParameterError("--at", text, "at least one NAME=VALUE")
+        raise ParameterError("--at", _short(text), "at least one NAME=VALUE")
     return out
+
+
+def _short(text: str) -> str:
+    """``text`` cut to 40 characters for a message."""
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 _BIT = re.compile(r"^(?P<word>.+)\.bit\[(?P<i>\d+)\]$")
@@ -320,7 +354,7 @@ def point_of(ob: Obligation, given: Mapping[str, int]) -> dict[str, int]:
         else:
             known = list(words) + [c for c in inputs if not any(c in b for b in words.values())]
             shown = ", ".join(known[:8]) + (", ..." if len(known) > 8 else "")
-            raise ParameterError("--at", name, f"an input of {ob.name} ({shown})")
+            raise ParameterError("--at", _short(name), f"an input of {ob.name} ({shown})")
     missing: list[str] = []
     for coord in inputs:
         if coord in point:
@@ -394,6 +428,12 @@ def check_report_dir(directory: Path, names: Sequence[str]) -> set[str]:
     """
     if os.path.lexists(directory) and not directory.is_dir():
         raise LoopmlpError(f"{directory}: exists and is not a directory")
+    for parent in directory.parents:  # the nearest existing ancestor must be a directory
+        if os.path.lexists(parent):
+            if not parent.is_dir():
+                raise LoopmlpError(f"{directory}: cannot create directory ({parent} is not a "
+                                   "directory)")
+            break
     manifest = directory / MANIFEST
     if os.path.lexists(manifest) and (manifest.is_symlink() or not manifest.is_file()):
         raise LoopmlpError(f"{manifest}: not a regular file")
@@ -424,7 +464,9 @@ def write_report_files(directory: Path, files: Mapping[str, str | bytes]) -> lis
     for name, content in files.items():
         _write(directory / name, content)
         written.append(directory / name)
-    for stale in sorted(ours - set(files)):
+    # Only names a report can write are removed: a manifest copied or edited by hand never
+    # makes the report delete anything else.
+    for stale in sorted((ours - set(files)) & set(REPORT_FILES + PICTURE_NAMES)):
         p = directory / stale
         if p.is_file() and not p.is_symlink():
             p.unlink()
@@ -433,6 +475,34 @@ def write_report_files(directory: Path, files: Mapping[str, str | bytes]) -> lis
 
 
 # --------------------------------------------------------------------------- the command
+MAX_TIMEOUT = 1e6
+"""Largest solver timeout accepted, in seconds (about 11 days)."""
+
+
+def check_timeout(option: str, value: float) -> float:
+    """A timeout in seconds: a number in (0, :data:`MAX_TIMEOUT`] (not NaN, not infinite)."""
+    if not 0 < value <= MAX_TIMEOUT:
+        raise ParameterError(option, value,
+                             f"a positive number of seconds, at most {MAX_TIMEOUT:g}")
+    return value
+
+
+def _check_trace_program(path: str | None, steps: int) -> None:
+    """Refuse a trace program whose machine the report could not build, before any work.
+
+    The report builds every profile at the program's size and keeps every traced state.
+    """
+    from constructions import asm
+    from constructions.computer import PROFILES
+
+    from .report_content import default_trace_program
+
+    program = asm.load(path if path is not None else default_trace_program())
+    for profile in PROFILES:
+        check_fits(profile, program.size, "the size of --trace-program")
+    check_trace(steps, program.size, "--trace-steps")
+
+
 def _run_entries(args: argparse.Namespace, out: IO[str], err: IO[str]) -> tuple[list[Result],
                                                                                  float]:
     from verify.engines import Options
@@ -466,8 +536,12 @@ def cmd_report(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 
     if args.trace_steps < 0:
         raise ParameterError("--trace-steps", args.trace_steps, "a non-negative number of steps")
+    check_steps(args.trace_steps, "--trace-steps")
     if not 1 <= args.bits <= 64:
         raise ParameterError("--bits", args.bits, "1 <= bits <= 64")
+    if args.timeout is not None:
+        check_timeout("--timeout", args.timeout)
+    _check_trace_program(args.trace_program, args.trace_steps)
     directory = Path(args.out)
     # Refuse before any work is done; write_report_files checks again when it writes.
     check_report_dir(directory, REPORT_FILES + PICTURE_NAMES)

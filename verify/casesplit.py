@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -119,7 +120,7 @@ def casesplit(ob: Obligation, control: tuple[str, ...], opts: Options = Options(
         if rest_dom.count <= ENUMERATE_LIMIT:
             r = exhaustive(sub, Options(chunk=opts.chunk))
         else:
-            r = smt_bv(sub, Options("smt", left))
+            r = smt_bv(sub, replace(opts, method="smt", timeout=left, progress=None))
         cases += 1
         if r.verdict is Verdict.REFUTED and r.counterexample is not None:
             cex = replay(ob, {**dict(r.counterexample.inputs), **values})

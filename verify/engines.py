@@ -1,19 +1,18 @@
-"""The checking engines: exhaustive, smt (z3), sampled (hypothesis), and the ``auto`` choice.
+"""The checking engines: exhaustive, smt (z3 or cvc5), sampled (hypothesis), and ``auto``.
 
 Each engine is independent and returns a :class:`~verify.result.Result`; none prints. Every
 counterexample goes through :func:`replay` (the plain-Python forward pass and the spec on Python
-ints) before it is returned; one that does not replay raises :class:`InternalError`.
+ints) before it is returned; one that does not replay raises :class:`InternalError`. Every SMT
+query goes through :func:`verify.solvers.decide`, which asks z3, cvc5, or both (``cross_check``).
 """
 
 from __future__ import annotations
 
-import os
+import threading
 import time
-from collections import deque
 from collections.abc import Callable, Generator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -23,14 +22,20 @@ from .errors import InternalError, ParameterError
 from .network import Plan, SplitEvaluator, narrowest_int
 from .obligation import Obligation
 from .result import Counterexample, Result, Verdict
+from .solvers import SOLVERS, Decision, decide, recording, require_cvc5, solvers_for, tally
 
 Progress = Callable[[int, int], None]
-METHODS = ("auto", "exhaustive", "smt", "sampled", "factorised")
+METHODS = ("auto", "exhaustive", "smt", "cvc5", "sampled", "factorised")
 
 
 @dataclass(frozen=True)
 class Options:
-    """How to check: method, per-obligation timeout, limits, progress callback."""
+    """How to check: method, per-obligation timeout, limits, progress callback, SMT solver.
+
+    ``solver`` decides every SMT query of every engine (z3 or cvc5; method ``cvc5`` is method
+    ``smt`` with solver cvc5); ``cross_check`` asks both solvers every query and fails with
+    :class:`InternalError` when they contradict each other (see :mod:`verify.solvers`).
+    """
 
     method: str = "auto"
     timeout: float = 60.0
@@ -38,12 +43,23 @@ class Options:
     chunk: int = 1 << 16
     samples: int = 2000
     progress: Progress | None = None
+    solver: str = "z3"
+    cross_check: bool = False
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ParameterError("method", self.method, f"one of {', '.join(METHODS)}")
         if not self.timeout > 0:
             raise ParameterError("timeout", self.timeout, "a positive number of seconds")
+        if self.solver not in SOLVERS:
+            raise ParameterError("solver", self.solver, f"one of {', '.join(SOLVERS)}")
+        if "cvc5" in self.solvers:
+            require_cvc5()
+
+    @property
+    def solvers(self) -> tuple[str, ...]:
+        """The solvers every SMT query goes to, primary first."""
+        return solvers_for("cvc5" if self.method == "cvc5" else self.solver, self.cross_check)
 
 
 # --------------------------------------------------------------------------- replay
@@ -104,55 +120,95 @@ def exhaustive(ob: Obligation, opts: Options = Options()) -> Result:
     (float32/float64 below 2^24/2^53, int64 below 2^62, Python ints beyond). The arithmetic
     used is reported in ``details``. Either way the first counterexample in the domain's
     enumeration order is the one reported, after :func:`replay`.
+
+    The blocks run on the executor in force (:func:`verify.executor.using`; default: threads
+    of this process). On another kind, each block is a picklable task (:func:`_remote_block`)
+    that rebuilds the blocks once per worker and returns only counts and the failing point.
     """
     t0 = time.perf_counter()
-    dom, net = ob.domain, ob.network
-    plan = net.plan([dict(zip(dom.names, dom.box()))[n] for n in net.inputs])
-    limit = max(opts.chunk // _INNER_SHARE, 2)
-    parts = dom.split(limit) if plan.arithmetic != "python" else None
-    if parts is not None and parts[0].count * _INNER_SHARE >= limit:
+    plan, parts = _exhaustive_layout(ob, opts.chunk)
+    if parts is not None:
         return _exhaustive_split(ob, opts, plan, parts[0], parts[1], t0)
     return _exhaustive_batches(ob, opts, plan, t0)
 
 
-def _exhaustive_batches(ob: Obligation, opts: Options, plan: Plan, t0: float) -> Result:
-    """Decoded rows in chunks, the network through :meth:`Network.forward`."""
+def _exhaustive_layout(ob: Obligation, chunk: int) -> tuple[Plan, tuple[Domain, Domain] | None]:
+    """The network's plan over the domain's box, and the ``(inner, outer)`` split to run on
+    (None: the batch path)."""
     dom, net = ob.domain, ob.network
-    total = dom.count
-    order = np.array([dom.names.index(n) for n in net.inputs], dtype=np.int64)
-    # The spec runs on int64 columns only when an interval run of it shows no intermediate value
-    # can reach 2^62; otherwise on Python ints (object arrays), so it can never wrap silently.
-    bound = spec_bound(ob)
-    spec_dtype = np.int64 if bound is not None and bound < INT64_SAFE else object
-    out_idx = net.outputs.indices(ob.checked_outputs)
-    done = 0
-    for rows in dom.chunks(opts.chunk):
-        x = rows[:, order]
-        if plan.arithmetic == "python":
+    plan = net.plan([dict(zip(dom.names, dom.box()))[n] for n in net.inputs])
+    limit = max(chunk // _INNER_SHARE, 2)
+    parts = dom.split(limit) if plan.arithmetic != "python" else None
+    if parts is not None and parts[0].count * _INNER_SHARE >= limit:
+        return plan, parts
+    return plan, None
+
+
+Found = tuple[int, int, dict[str, int] | None]
+"""A checked block: its points, the index in it of the first counterexample (-1 if none), and
+that counterexample's input point."""
+
+
+class _BatchBlocks:
+    """Decoded rows in chunks of ``chunk``, the network through :meth:`Network.forward`."""
+
+    def __init__(self, ob: Obligation, plan: Plan, chunk: int) -> None:
+        dom, net = ob.domain, ob.network
+        self.ob, self.plan, self.chunk = ob, plan, chunk
+        self.count = -(-dom.count // chunk)
+        self.order = np.array([dom.names.index(n) for n in net.inputs], dtype=np.int64)
+        # The spec runs on int64 columns only when an interval run of it shows no intermediate
+        # value can reach 2^62; otherwise on Python ints (object arrays), so it can never wrap
+        # silently.
+        bound = spec_bound(ob)
+        self.spec_dtype = np.int64 if bound is not None and bound < INT64_SAFE else object
+        self.out_idx = net.outputs.indices(ob.checked_outputs)
+
+    def rows(self, b: int) -> np.ndarray:
+        lo = b * self.chunk
+        return self.ob.domain.decode(
+            np.arange(lo, min(lo + self.chunk, self.ob.domain.count), dtype=np.int64))
+
+    def check(self, rows: np.ndarray) -> Found:
+        ob, dom = self.ob, self.ob.domain
+        x = rows[:, self.order]
+        if self.plan.arithmetic == "python":
             x = x.astype(object)
-        y = net.forward(x, plan.arithmetic)
-        srows = rows if spec_dtype is np.int64 else rows.astype(object)
+        y = ob.network.forward(x, self.plan.arithmetic)
+        srows = rows if self.spec_dtype is np.int64 else rows.astype(object)
         cols = {n: srows[:, i] for i, n in enumerate(dom.names)}
         want = ob.spec(cols)
         bad = np.zeros(len(rows), dtype=bool)
-        for k, o in zip(out_idx, ob.checked_outputs):
+        for k, o in zip(self.out_idx, ob.checked_outputs):
             bad |= np.asarray(y[:, k] != np.asarray(want[o]), dtype=bool)
         bad &= np.broadcast_to(np.asarray(dom.accept(cols), dtype=bool), bad.shape)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            cex = _confirmed(ob, {n: int(rows[i, j]) for j, n in enumerate(dom.names)},
-                             "exhaustive")
-            return _done(ob, Verdict.REFUTED, "exhaustive", done + i + 1, total, t0,
-                         "counterexample found", cex, arithmetic=plan.arithmetic)
-        done += len(rows)
-        if opts.progress:
-            opts.progress(done, total)
-    return _done(ob, Verdict.PROVED, "exhaustive", done, total, t0, "every input checked",
-                 arithmetic=plan.arithmetic, max_partial_sum=plan.max_partial_sum)
+        if not bad.any():
+            return len(rows), -1, None
+        i = int(np.flatnonzero(bad)[0])
+        return len(rows), i, {n: int(rows[i, j]) for j, n in enumerate(dom.names)}
+
+    def __call__(self, b: int) -> Found:
+        return self.check(self.rows(b))
 
 
-def _exhaustive_split(ob: Obligation, opts: Options, plan: Plan, inner: Domain, outer: Domain,
-                      t0: float) -> Result:
+def _exhaustive_batches(ob: Obligation, opts: Options, plan: Plan, t0: float) -> Result:
+    """Decoded rows in chunks, the network through :meth:`Network.forward`, one chunk after
+    the other (on the executor's workers when it is not the local one)."""
+    from . import executor
+
+    total = ob.domain.count
+    ex = executor.current()
+    if ex is not None and ex.remote:
+        job = _Job(executor.ship(ob), opts.chunk, "batch")
+        found = ex.map(_remote_block, range(-(-total // opts.chunk)), job)
+    else:
+        blocks = _BatchBlocks(ob, plan, opts.chunk)
+        found = (blocks.check(rows) for rows in ob.domain.chunks(opts.chunk))
+    return _collect(ob, opts, found, total, t0, ex, arithmetic=plan.arithmetic,
+                    max_partial_sum=plan.max_partial_sum)
+
+
+class _SplitBlocks:
     """Blocks of whole inner domains: block ``b`` holds outer members ``b * per .. (b + 1) *
     per - 1`` with every inner member, which are the domain's members ``b * per * |inner|``
     onwards, in order (member ``i + |inner| * o`` is inner ``i`` with outer ``o``).
@@ -162,62 +218,135 @@ def _exhaustive_split(ob: Obligation, opts: Options, plan: Plan, inner: Domain, 
     tiling serves every block, and the outer columns are each outer value repeated
     ``|inner|`` times.
     """
-    dom, net = ob.domain, ob.network
-    total = dom.count
-    n_inner = inner.count
-    per = max(1, opts.chunk // n_inner)
-    n_blocks = -(-outer.count // per)
-    inner_rows = inner.decode(np.arange(n_inner, dtype=np.int64))
-    evaluator = SplitEvaluator(net, plan, inner.names, inner_rows, outer.names)
-    cdtype = _column_dtype(ob)
-    tiled = {n: np.tile(inner_rows[:, j].astype(cdtype), per) for j, n in enumerate(inner.names)}
-    for col in tiled.values():
-        col.flags.writeable = False  # shared by every block: a spec may not write to it
-    out_idx = net.outputs.indices(ob.checked_outputs)
-    outer_pos = {n: j for j, n in enumerate(outer.names)}
 
-    def columns(outer_rows: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    def __init__(self, ob: Obligation, plan: Plan, inner: Domain, outer: Domain,
+                 chunk: int) -> None:
+        net = ob.network
+        self.ob, self.outer = ob, outer
+        self.n_inner = n_inner = inner.count
+        self.per = per = max(1, chunk // n_inner)
+        self.count = -(-outer.count // per)
+        inner_rows = inner.decode(np.arange(n_inner, dtype=np.int64))
+        self.evaluator = SplitEvaluator(net, plan, inner.names, inner_rows, outer.names)
+        self.cdtype = _column_dtype(ob)
+        self.tiled = {n: np.tile(inner_rows[:, j].astype(self.cdtype), per)
+                      for j, n in enumerate(inner.names)}
+        for col in self.tiled.values():
+            col.flags.writeable = False  # shared by every block: a spec may not write to it
+        self.out_idx = net.outputs.indices(ob.checked_outputs)
+        self.outer_pos = {n: j for j, n in enumerate(outer.names)}
+
+    def columns(self, outer_rows: np.ndarray, n: int) -> dict[str, np.ndarray]:
         cols = {}
-        for name in dom.names:
-            if name in tiled:
-                cols[name] = tiled[name][:n]
+        for name in self.ob.domain.names:
+            if name in self.tiled:
+                cols[name] = self.tiled[name][:n]
             else:  # each outer value n_inner times (a broadcast copy beats np.repeat)
-                col = np.empty((len(outer_rows), n_inner), dtype=cdtype)
-                col[:] = outer_rows[:, outer_pos[name], None]
+                col = np.empty((len(outer_rows), self.n_inner), dtype=self.cdtype)
+                col[:] = outer_rows[:, self.outer_pos[name], None]
                 cols[name] = col.reshape(n)
         return cols
 
-    def check(b: int) -> tuple[int, int, dict[str, np.ndarray]]:
-        """Points in block b, and the index in it of the first counterexample (-1 if none)."""
-        lo = b * per
-        outer_rows = outer.decode(np.arange(lo, min(lo + per, outer.count), dtype=np.int64))
-        n = len(outer_rows) * n_inner
-        cols = columns(outer_rows, n)
-        if b in (0, n_blocks - 1):
-            _check_split(dom, cols, lo * n_inner, n)
-        y = evaluator.block(outer_rows)
+    def __call__(self, b: int) -> Found:
+        """Points in block b, the index in it of the first counterexample (-1 if none), and
+        that point."""
+        ob, dom, outer = self.ob, self.ob.domain, self.outer
+        lo = b * self.per
+        outer_rows = outer.decode(np.arange(lo, min(lo + self.per, outer.count), dtype=np.int64))
+        n = len(outer_rows) * self.n_inner
+        cols = self.columns(outer_rows, n)
+        if b in (0, self.count - 1):
+            _check_split(dom, cols, lo * self.n_inner, n)
+        y = self.evaluator.block(outer_rows)
         want = ob.spec(cols)
         bad = np.zeros(n, dtype=bool)
-        for k, o in zip(out_idx, ob.checked_outputs):
+        for k, o in zip(self.out_idx, ob.checked_outputs):
             np.logical_or(bad, np.not_equal(y[k], want[o]), out=bad)
         member = dom.accept(cols)
         if member is not True:
             bad &= np.broadcast_to(np.asarray(member, dtype=bool), bad.shape)
-        return n, int(bad.argmax()) if bad.any() else -1, cols
+        if not bad.any():
+            return n, -1, None
+        i = int(bad.argmax())
+        return n, i, {name: int(cols[name][i]) for name in dom.names}
 
+
+def _exhaustive_split(ob: Obligation, opts: Options, plan: Plan, inner: Domain, outer: Domain,
+                      t0: float) -> Result:
+    """The blocks of :class:`_SplitBlocks` in order, spread over the executor's workers."""
+    from . import executor
+
+    # Built here too on the remote path: it is cheap next to the blocks, and the arithmetic it
+    # picks is the one the workers use.
+    blocks = _SplitBlocks(ob, plan, inner, outer, opts.chunk)
+    arithmetic = blocks.evaluator.arithmetic
+    ex = executor.current()
+    if ex is not None and ex.remote:
+        job = _Job(executor.ship(ob), opts.chunk, "split")
+        found = ex.map(_remote_block, range(blocks.count), job)
+    else:
+        found = _in_order(blocks, blocks.count, ex.workers if ex is not None else _workers())
+    return _collect(ob, opts, found, ob.domain.count, t0, ex, arithmetic=arithmetic,
+                    max_partial_sum=plan.max_partial_sum)
+
+
+def _collect(ob: Obligation, opts: Options, found: Generator[Found, None, None], total: int,
+             t0: float, ex: Any, **details: Any) -> Result:
+    """Walk the checked blocks in order: the first counterexample (replayed here) refutes,
+    else every point was checked. Stopping early closes ``found``, cancelling the rest."""
+    extra = {"executor": ex.describe()} if ex is not None and ex.remote else {}
     done = 0
-    with closing(_in_order(check, n_blocks, _workers())) as blocks:
-        for n, i, cols in blocks:
+    with closing(found) as blocks:
+        for n, i, point in blocks:
             if i >= 0:
-                point = {name: int(cols[name][i]) for name in dom.names}
+                assert point is not None
                 cex = _confirmed(ob, point, "exhaustive")
                 return _done(ob, Verdict.REFUTED, "exhaustive", done + i + 1, total, t0,
-                             "counterexample found", cex, arithmetic=evaluator.arithmetic)
+                             "counterexample found", cex, arithmetic=details["arithmetic"],
+                             **extra)
             done += n
             if opts.progress:
                 opts.progress(done, total)
+    if done != total:
+        raise InternalError(f"{ob.name}: the exhaustive blocks covered {done} of {total} "
+                            "points; this is a bug in the checker")
     return _done(ob, Verdict.PROVED, "exhaustive", done, total, t0, "every input checked",
-                 arithmetic=evaluator.arithmetic, max_partial_sum=plan.max_partial_sum)
+                 **details, **extra)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What a worker needs to check blocks of one obligation: the obligation (shipped), the
+    block size, and which path (``split`` or ``batch``) the blocks follow."""
+
+    shipment: Any
+    chunk: int
+    path: str
+
+
+_worker_blocks: dict[tuple[str, int, str], Any] = {}
+_worker_lock = threading.Lock()
+
+
+def _remote_block(job: _Job, b: int) -> Found:
+    """Check block ``b`` of a job on a worker. The blocks are built once per worker process
+    (and job), exactly as :func:`exhaustive` builds them here."""
+    key = (job.shipment.key, job.chunk, job.path)
+    with _worker_lock:
+        blocks = _worker_blocks.get(key)
+        if blocks is None:
+            ob = job.shipment.obligation()
+            plan, parts = _exhaustive_layout(ob, job.chunk)
+            if job.path == "split":
+                if parts is None:
+                    raise InternalError(f"{ob.name}: a worker found no split where this "
+                                        "process did; this is a bug in the checker")
+                blocks = _SplitBlocks(ob, plan, parts[0], parts[1], job.chunk)
+            else:
+                blocks = _BatchBlocks(ob, plan, job.chunk)
+            _worker_blocks.clear()  # one job at a time per worker: keep memory flat
+            _worker_blocks[key] = blocks
+    return blocks(b)
 
 
 def _check_split(dom: Domain, cols: Mapping[str, np.ndarray], start: int, n: int) -> None:
@@ -233,31 +362,18 @@ def _check_split(dom: Domain, cols: Mapping[str, np.ndarray], start: int, n: int
 
 def _workers() -> int:
     """Threads for the blocks: numpy releases the GIL inside its loops."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, 8))
+    from .executor import cores
+
+    return max(1, min(cores(), 8))
 
 
 def _in_order(work: Callable[[int], Any], count: int,
               workers: int) -> Generator[Any, None, None]:
     """``work(0), work(1), ...`` in order, computed up to ``2 * workers`` ahead on a thread
     pool; when the caller stops early the blocks not yet started are cancelled."""
-    if workers == 1 or count <= 1:
-        yield from (work(b) for b in range(count))
-        return
-    pool = ThreadPoolExecutor(workers, thread_name_prefix="exhaustive")
-    try:
-        ahead: deque[Future[Any]] = deque()
-        nxt = 0
-        while ahead or nxt < count:
-            while nxt < count and len(ahead) < 2 * workers:
-                ahead.append(pool.submit(work, nxt))
-                nxt += 1
-            yield ahead.popleft().result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    from .executor import Executor
+
+    return Executor(workers).map(work, range(count))
 
 
 def _column_dtype(ob: Obligation) -> Any:
@@ -309,35 +425,42 @@ def spec_bound(ob: Obligation) -> int | None:
 
 # --------------------------------------------------------------------------- smt
 def smt(ob: Obligation, opts: Options = Options()) -> Result:
-    """Ask z3 for an input of the domain where some output differs from the spec.
+    """Ask the solver (z3, cvc5 or both) for an input of the domain where some output differs
+    from the spec.
 
     Integers throughout, ReLU as ``If(x > 0, x, 0)``; a fresh context and a timeout per
-    obligation. ``unsat`` is a proof, ``sat`` a counterexample (replayed), anything else unknown.
+    obligation. ``unsat`` is a proof, ``sat`` a counterexample (each solver's model replayed),
+    anything else unknown.
     """
     import z3
 
     t0 = time.perf_counter()
-    total = ob.domain.count
     ctx = z3.Context()
     v = {n: z3.Int(n, ctx) for n in ob.network.inputs}
     net = ob.network.forward_z3(v)
     want = ob.spec(v)
-    solver = z3.Solver(ctx=ctx)
-    solver.set("timeout", max(1, int(opts.timeout * 1000)))
-    solver.add(*ob.domain.z3_constraints(v))
-    solver.add(z3.Or(*[net[o] != want[o] for o in ob.checked_outputs]))
-    answer = solver.check()
-    if answer == z3.unsat:
-        return _done(ob, Verdict.PROVED, "smt", total, total, t0, "z3: unsat", solver="z3")
-    if answer == z3.sat:
-        m = solver.model()
-        point = {n: m.eval(v[n], model_completion=True).as_long() for n in ob.network.inputs}
-        cex = _confirmed(ob, point, "smt")
-        return _done(ob, Verdict.REFUTED, "smt", 0, total, t0, "z3: sat", cex, solver="z3")
-    why = solver.reason_unknown() or "unknown"
-    if "timeout" in why or "canceled" in why:
-        why = f"timeout after {opts.timeout:g}s"
-    return _done(ob, Verdict.UNKNOWN, "smt", 0, total, t0, f"z3: {why}", solver="z3")
+    query = [*ob.domain.z3_constraints(v), z3.Or(*[net[o] != want[o] for o in ob.checked_outputs])]
+    d = decide(query, v, what=ob.name, timeout=opts.timeout, solvers=opts.solvers)
+    return _smt_result(ob, d, t0, "")
+
+
+def _smt_result(ob: Obligation, d: Decision, t0: float, theory: str, **details: Any) -> Result:
+    """The result of one monolithic query: proved on unsat, refuted on a model that replays
+    (every solver's model is replayed; one that does not is an :class:`InternalError`)."""
+    total = ob.domain.count
+    method = "cvc5" if d.answers[0].solver == "cvc5" else "smt"
+    suffix = "-bv" if theory else ""
+    details["solver"] = "+".join(a.solver + suffix for a in d.answers)
+    if len(d.answers) > 1:
+        details["answers"] = d.details()
+    reason = d.describe(theory)
+    if d.status == "unsat":
+        return _done(ob, Verdict.PROVED, method, total, total, t0, reason, **details)
+    if d.status == "sat":
+        found = [_confirmed(ob, a.model, a.solver) for a in d.answers
+                 if a.status == "sat" and a.model is not None]
+        return _done(ob, Verdict.REFUTED, method, 0, total, t0, reason, found[0], **details)
+    return _done(ob, Verdict.UNKNOWN, method, 0, total, t0, reason, **details)
 
 
 def bv_width(ob: Obligation) -> int:
@@ -365,37 +488,22 @@ def smt_bv(ob: Obligation, opts: Options = Options()) -> Result:
     import z3
 
     t0 = time.perf_counter()
-    total = ob.domain.count
     width = bv_width(ob)
     ctx = z3.Context()
     v = {n: z3.BitVec(n, width, ctx) for n in ob.network.inputs}
     net = ob.network.forward_z3(v)
     want = ob.spec(v)
-    solver = z3.Solver(ctx=ctx)
-    solver.set("timeout", max(1, int(opts.timeout * 1000)))
+    query = []
     for n, (lo, hi) in zip(ob.domain.names, ob.domain.box()):
-        solver.add(v[n] >= lo, v[n] <= hi)
-    solver.add(*_extra_constraints(ob.domain, v))
+        query += [v[n] >= lo, v[n] <= hi]
+    query += _extra_constraints(ob.domain, v)
 
     def as_bv(x: Any) -> Any:
         return x if z3.is_expr(x) else z3.BitVecVal(int(x), width, ctx)
 
-    solver.add(z3.Or(*[net[o] != as_bv(want[o]) for o in ob.checked_outputs]))
-    answer = solver.check()
-    if answer == z3.unsat:
-        return _done(ob, Verdict.PROVED, "smt", total, total, t0, "z3 bit-vectors: unsat",
-                     solver="z3-bv", bv_width=width)
-    if answer == z3.sat:
-        m = solver.model()
-        point = {n: m.eval(v[n], model_completion=True).as_signed_long() for n in v}
-        cex = _confirmed(ob, point, "smt")
-        return _done(ob, Verdict.REFUTED, "smt", 0, total, t0, "z3 bit-vectors: sat", cex,
-                     solver="z3-bv", bv_width=width)
-    why = solver.reason_unknown() or "unknown"
-    if "timeout" in why or "canceled" in why:
-        why = f"timeout after {opts.timeout:g}s"
-    return _done(ob, Verdict.UNKNOWN, "smt", 0, total, t0, f"z3 bit-vectors: {why}",
-                 solver="z3-bv", bv_width=width)
+    query.append(z3.Or(*[net[o] != as_bv(want[o]) for o in ob.checked_outputs]))
+    d = decide(query, v, what=ob.name, timeout=opts.timeout, solvers=opts.solvers)
+    return _smt_result(ob, d, t0, " bit-vectors", bv_width=width)
 
 
 def _extra_constraints(domain: Any, v: Mapping[str, Any]) -> list[Any]:
@@ -456,15 +564,29 @@ def check(ob: Obligation, opts: Options = Options()) -> Result:
             method = "factorised"
         else:
             method = "smt"
+    if method == "cvc5":
+        method, opts = "smt", replace(opts, method="smt", solver="cvc5")
     if method == "exhaustive" and ob.domain.count > max(opts.exhaustive_limit, 1 << 30):
         return Result(ob.name, Verdict.UNKNOWN, "exhaustive", 0, ob.domain.count, 0.0,
                       f"domain has {ob.domain.count} points, beyond the exhaustive limit")
+    if method == "factorised" and ob.factorisation is None:
+        return Result(ob.name, Verdict.UNKNOWN, "factorised", 0, ob.domain.count, 0.0,
+                      "no factorisation declared for this obligation")
+    engines: dict[str, Callable[[Obligation, Options], Result]] = {
+        "exhaustive": exhaustive, "smt": smt, "sampled": sampled}
     if method == "factorised":
         from .factorised import factorised
 
-        if ob.factorisation is None:
-            return Result(ob.name, Verdict.UNKNOWN, "factorised", 0, ob.domain.count, 0.0,
-                          "no factorisation declared for this obligation")
-        return factorised(ob, opts)
-    engine = {"exhaustive": exhaustive, "smt": smt, "sampled": sampled}[method]
-    return engine(ob, opts)
+        engines["factorised"] = factorised
+    engine = engines[method]
+    with recording() as log:
+        r = engine(ob, opts)
+    return with_tally(r, log)
+
+
+def with_tally(r: Result, log: list[Decision]) -> Result:
+    """``r`` with each solver's queries, answers and seconds in ``details["solvers"]`` (when
+    any SMT query was asked)."""
+    if not log:
+        return r
+    return replace(r, details={**r.details, "solvers": tally(log)})

@@ -11,10 +11,14 @@ independent steps, per output group g:
    ``network(x)_g == G_g(F(x))`` for the reduced network G_g over the form values.
 2. **Reduced network.** ``G_g(f) == H(f)_g`` for every f in the box of the forms' ranges over
    the domain (a superset of the values F can take), by enumeration when the box is small and
-   by z3 over one integer per form otherwise.
+   by the SMT solver over one integer per form otherwise.
 3. **Spec lemma.** ``H(F(x))_g == spec(x)_g`` for every x of the domain: a statement about the
-   specs alone, proved by z3 over bit-vectors whose width is chosen by interval evaluation of
-   both specs so that no intermediate value can wrap (a bit-vector proof is then an integer proof).
+   specs alone, proved by the SMT solver over bit-vectors whose width is chosen by interval
+   evaluation of both specs so that no intermediate value can wrap (a bit-vector proof is then
+   an integer proof).
+
+Every SMT query goes through :func:`verify.solvers.decide`: z3, cvc5, or both under
+``Options.cross_check``.
 
 Together: network(x)_g = G_g(F(x)) = H(F(x))_g = spec(x)_g. The engine knows nothing about any
 particular gadget.
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
@@ -39,6 +43,7 @@ from .network import Layer, Network
 from .obligation import Form, Obligation
 from .piecewise import check_1d
 from .result import Result, Verdict
+from .solvers import decide
 from .symbolic import affine
 
 ENUMERATE_LIMIT = 1 << 16
@@ -193,24 +198,24 @@ def _reduce(net: Network, group: tuple[str, ...], forms: tuple[Form, ...],
     return _Reduced(group, fl, Network(tuple(layers), f"{net.name}|{','.join(group)[:40]}"))
 
 
-def _bv_inputs(ob: Obligation, box: Mapping[str, tuple[int, int]], width: int,
-               timeout: float) -> tuple[Any, dict[str, Any], Any]:
-    """A fresh z3 context, one bit-vector per input (constrained to the domain), a solver."""
+def _bv_inputs(ob: Obligation, box: Mapping[str, tuple[int, int]],
+               width: int) -> tuple[Any, dict[str, Any], list[Any]]:
+    """A fresh z3 context, one bit-vector per input, the constraints putting them in the
+    domain."""
     import z3
 
     ctx = z3.Context()
     v = {n: z3.BitVec(n, width, ctx) for n in ob.network.inputs}
-    solver = z3.Solver(ctx=ctx)
-    solver.set("timeout", max(1, int(timeout * 1000)))
+    query: list[Any] = []
     for n, (lo, hi) in box.items():
-        solver.add(v[n] >= lo, v[n] <= hi)
-    solver.add(*_extra_constraints(ob.domain, v))
-    return ctx, v, solver
+        query += [v[n] >= lo, v[n] <= hi]
+    query += _extra_constraints(ob.domain, v)
+    return ctx, v, query
 
 
 def _direct_group(ob: Obligation, red: _Reduced, form_spec: Any,
-                  box: Mapping[str, tuple[int, int]], timeout: float) -> tuple[str, Any]:
-    """Decide G(F(x)) == H(F(x)) over every input x of the domain (z3 bit-vectors)."""
+                  box: Mapping[str, tuple[int, int]], opts: Options) -> tuple[str, Any]:
+    """Decide G(F(x)) == H(F(x)) over every input x of the domain (bit-vectors)."""
     import z3
 
     tracker = Tracker()
@@ -230,40 +235,35 @@ def _direct_group(ob: Obligation, red: _Reduced, form_spec: Any,
     except (TypeError, ValueError, AttributeError):
         return "unknown", "form spec cannot run on intervals"
     width = tracker.max_abs.bit_length() + 2
-    ctx, v, solver = _bv_inputs(ob, box, width, timeout)
+    ctx, v, query = _bv_inputs(ob, box, width)
     fv = {k: _form_value(f, v) for k, f in all_forms.items()}
     g = red.network.forward_z3({f"form:{f.name}": fv[f.name] for f in red.forms})
     h = form_spec(fv)
-    solver.add(z3.Or(*[g[o] != _as_bv(h[o], width, ctx) for o in red.group]))
-    answer = solver.check()
-    if answer == z3.unsat:
+    query.append(z3.Or(*[g[o] != _as_bv(h[o], width, ctx) for o in red.group]))
+    d = decide(query, v, what=f"{ob.name}: group {red.group[0]} over the inputs",
+               timeout=opts.timeout, solvers=opts.solvers)
+    if d.status == "unsat":
         return "proved", None
-    if answer == z3.sat:
-        m = solver.model()
-        point = {n: m.eval(v[n], model_completion=True).as_signed_long() for n in v}
-        cex = replay(ob, point)
+    if d.status == "sat" and d.model is not None:
+        cex = replay(ob, d.model)
         if cex is not None:
             return "refuted", cex
-        return "unknown", f"the form spec differs from the spec at {point}"
-    return "unknown", f"z3 {solver.reason_unknown()}"
+        return "unknown", f"the form spec differs from the spec at {dict(d.model)}"
+    return "unknown", d.describe()
 
 
 def _preimage(ob: Obligation, forms: tuple[Form, ...], values: Mapping[str, int],
-              timeout: float) -> dict[str, int] | None:
-    """An input of the domain on which the forms take ``values`` (z3), or None."""
+              opts: Options) -> Mapping[str, int] | None:
+    """An input of the domain on which the forms take ``values`` (the solver), or None."""
     import z3
 
     ctx = z3.Context()
     v = {n: z3.Int(n, ctx) for n in ob.network.inputs}
-    solver = z3.Solver(ctx=ctx)
-    solver.set("timeout", max(1, int(timeout * 1000)))
-    solver.add(*ob.domain.z3_constraints(v))
-    for f in forms:
-        solver.add(_form_value(f, v) == int(values[f"form:{f.name}"]))
-    if solver.check() != z3.sat:
-        return None
-    m = solver.model()
-    return {n: m.eval(v[n], model_completion=True).as_long() for n in v}
+    query = list(ob.domain.z3_constraints(v))
+    query += [_form_value(f, v) == int(values[f"form:{f.name}"]) for f in forms]
+    d = decide(query, v, what=f"{ob.name}: an input with the forms at {dict(values)}",
+               timeout=opts.timeout, solvers=opts.solvers)
+    return d.model if d.status == "sat" else None
 
 
 class _Defaulted(Mapping[str, Any]):
@@ -307,8 +307,8 @@ def _form_range(form: Form, box: Mapping[str, tuple[int, int]]) -> tuple[int, in
     return lo, hi
 
 
-def _lemma(ob: Obligation, box: Mapping[str, tuple[int, int]], timeout: float) -> tuple[str, Any]:
-    """Prove spec(x) == H(F(x)) on the domain with z3 bit-vectors of a width that cannot wrap."""
+def _lemma(ob: Obligation, box: Mapping[str, tuple[int, int]], opts: Options) -> tuple[str, Any]:
+    """Prove spec(x) == H(F(x)) on the domain over bit-vectors of a width that cannot wrap."""
     import z3
 
     fz = ob.factorisation
@@ -324,19 +324,18 @@ def _lemma(ob: Obligation, box: Mapping[str, tuple[int, int]], timeout: float) -
             else:
                 tracker.see(int(val))
     width = tracker.max_abs.bit_length() + 2
-    ctx, v, solver = _bv_inputs(ob, box, width, timeout)
+    ctx, v, query = _bv_inputs(ob, box, width)
     want = ob.spec(v)
     got = fz.form_spec({f.name: _form_value(f, v) for f in fz.forms})
-    solver.add(z3.Or(*[_as_bv(want[o], width, ctx) != _as_bv(got[o], width, ctx)
-                       for o in ob.checked_outputs]))
-    answer = solver.check()
-    if answer == z3.unsat:
+    query.append(z3.Or(*[_as_bv(want[o], width, ctx) != _as_bv(got[o], width, ctx)
+                         for o in ob.checked_outputs]))
+    d = decide(query, v, what=f"{ob.name}: spec lemma", timeout=opts.timeout,
+               solvers=opts.solvers)
+    if d.status == "unsat":
         return "proved", width
-    if answer == z3.sat:
-        m = solver.model()
-        point = {n: m.eval(v[n], model_completion=True).as_signed_long() for n in v}
-        return "sat", point
-    return "unknown", solver.reason_unknown()
+    if d.status == "sat" and d.model is not None:
+        return "sat", dict(d.model)
+    return "unknown", d.describe()
 
 
 def _as_bv(x: Any, width: int, ctx: Any) -> Any:
@@ -366,7 +365,7 @@ def factorised(ob: Obligation, opts: Options = Options()) -> Result:
 
     When the factorisation does not fit the network (a unit outside the span of the forms, a
     reduced-network difference at form values no input realises), the network is not what the
-    factorisation describes: the engine then asks z3 directly, over bit-vectors, for a real
+    factorisation describes: the engine then asks the solver directly, over bit-vectors, for a real
     counterexample, and reports UNKNOWN only if that too is undecided.
     """
     r = _factorised(ob, opts)
@@ -427,19 +426,20 @@ def _factorised(ob: Obligation, opts: Options) -> Result:
         elif len(red.forms) == 1:
             r = _piecewise(sub, ranges[0])
         if r is None:
-            r = smt_bv(sub, Options("smt", min(opts.timeout, BOX_TIMEOUT)))
+            r = smt_bv(sub, replace(opts, method="smt", timeout=min(opts.timeout, BOX_TIMEOUT),
+                                    progress=None))
         sub_methods[r.method] = sub_methods.get(r.method, 0) + 1
         if r.verdict is not Verdict.PROVED:
             cex = r.counterexample
             if cex is not None:
-                point = _preimage(ob, red.forms, cex.inputs, opts.timeout)
+                point = _preimage(ob, red.forms, cex.inputs, opts)
                 real = replay(ob, point) if point is not None else None
                 if real is not None:
                     return _done(ob, Verdict.REFUTED, "factorised", 0, total, t0,
                                  "counterexample found", real)
             # The box of form values is a superset of what inputs realise: decide the group
-            # over the real inputs instead (z3, the reduced network on the forms of x).
-            status, info = _direct_group(ob, red, fz.form_spec, box, opts.timeout)
+            # over the real inputs instead (the solver, the reduced network on the forms of x).
+            status, info = _direct_group(ob, red, fz.form_spec, box, opts)
             sub_methods["direct"] = sub_methods.get("direct", 0) + 1
             if status == "refuted":
                 return _done(ob, Verdict.REFUTED, "factorised", 0, total, t0,
@@ -449,10 +449,11 @@ def _factorised(ob: Obligation, opts: Options) -> Result:
                              f"reduced network for {group[0]}: {r.reason}; {info}")
         if opts.progress:
             opts.progress(gi + 1, len(groups) + 1)
-    status, info = _lemma(ob, box, opts.timeout)
+    status, info = _lemma(ob, box, opts)
     if status == "proved":
         return _done(ob, Verdict.PROVED, "factorised", total, total, t0,
-                     "affine identities (sympy), reduced network, spec lemma (z3 bit-vectors)",
+                     "affine identities (sympy), reduced network, spec lemma "
+                     f"({'+'.join(opts.solvers)} bit-vectors)",
                      forms=sorted(forms_used), groups=len(groups), subchecks=sub_methods,
                      identities=ids.count,
                      bv_width=info)
@@ -463,4 +464,4 @@ def _factorised(ob: Obligation, opts: Options) -> Result:
                          "counterexample found", cex)
         return _done(ob, Verdict.UNKNOWN, "factorised", 0, total, t0,
                      f"the declared form spec differs from the spec at {info}")
-    return _done(ob, Verdict.UNKNOWN, "factorised", 0, total, t0, f"spec lemma: z3 {info}")
+    return _done(ob, Verdict.UNKNOWN, "factorised", 0, total, t0, f"spec lemma: {info}")

@@ -1,0 +1,493 @@
+"""Hostile inputs to every loader and command: one line on stderr, exit code 2, nothing written.
+
+The files of ``tests/hostile/`` are the corpus: malformed, truncated, binary or absurd programs
+and results files, each with the message it must produce below. Sizes are refused before
+anything is allocated: the tests replace the builders with a trap that fails if it is reached.
+Each CLI test runs in a fresh ``tmp_path`` as the working directory and checks that its listing
+and modification times are unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+
+import constructions.computer
+import constructions.limits
+import proofs.machine_cli
+import proofs.report
+from constructions import asm
+from constructions.computer import PROFILES, build
+from constructions.limits import estimate_weights
+from constructions.subleq import MachineSize
+from proofs.cli import main
+from proofs.machine_cli import check_fits
+from verify.errors import InputError, LoopmlpError, ParameterError
+
+ROOT = Path(__file__).resolve().parents[2]
+HOSTILE = ROOT / "tests" / "hostile"
+CORPUS = ROOT / "constructions" / "programs"
+OK = ".data\nz: 0\nn: 3\none: 1\n.code\nloop: subleq one, n, done\nsubleq z, z, loop\ndone: halt\n"
+BUDGET = 4 << 30  # bytes: every size test runs as if the machine had 8 GiB
+
+
+def cli(*argv: str) -> tuple[int, str, str]:
+    out, err = StringIO(), StringIO()
+    code = main(list(argv), out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def one_error_line(err: str) -> str:
+    """The single stderr line of a refused command (never a traceback or an internal error)."""
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err and "internal error" not in err, err
+    assert lines[0].startswith("loopmlp: error: "), err
+    return lines[0]
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """Every path under ``root`` with its size and modification time."""
+    return {str(p.relative_to(root)): (p.lstat().st_size, p.lstat().st_mtime_ns)
+            for p in root.rglob("*")}
+
+
+class AllocatedError(Exception):
+    """Raised by a trap put where a network would be built: the refusal came too late."""
+
+
+def trap(*args: object, **kwargs: object) -> None:
+    raise AllocatedError("reached the builder")
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(constructions.limits, "memory_budget", lambda: BUDGET)
+    return tmp_path
+
+
+def refused(argv: list[str], workdir: Path, pattern: str) -> str:
+    """Run ``argv``; it must exit 2 with one line matching ``pattern`` and change nothing."""
+    before = snapshot(workdir)
+    code, out, err = cli(*argv)
+    line = one_error_line(err)
+    assert (code, out) == (2, ""), (code, out, err)
+    assert re.search(pattern, line), line
+    assert snapshot(workdir) == before
+    return line
+
+
+# --------------------------------------------------------------------------- programs
+PROGRAMS = {
+    "nul-byte.sq": r"nul-byte\.sq:2: bad data value '0\\x00'",
+    "not-utf8.sq": r"not-utf8\.sq:3: not UTF-8 text: byte 0xe9 at offset 16",
+    "binary.sq": r"binary\.sq:1: not UTF-8 text: byte 0x89 at offset 0",
+    "empty.sq": r"empty\.sq: empty program: no instructions in \.code",
+    "comments-only.sq": r"comments-only\.sq: empty program",
+    "huge-literal.sq": r"huge-literal\.sq:2: integer '1000.*\.\.\.' is too long$",
+    "huge-size.sq": r"huge-size\.sq:1: words=1099511627776: need a power of two from 2 to 65536",
+    "size-not-power.sq": r"size-not-power\.sq:1: words=48: need a power of two",
+    "size-zero-bits.sq": r"size-zero-bits\.sq:1: bits=0: need an integer from 2 to 64",
+    "size-negative.sq": r"size-negative\.sq:1: bad \.size item 'slots=-4'",
+    "size-unbuildable.sq": r"size-unbuildable\.sq: size='words=65536, bits=64, slots=65536': "
+                           r"need a paper network of at most 7,158,278 weights .* about "
+                           r"511,\d{3},\d{3} weights",
+    "duplicate-label.sq": r"duplicate-label\.sq:5: duplicate label 'n' \(first defined on line 3\)",
+    "undefined-label.sq": r"undefined-label\.sq:4: unknown label 'nowhere'",
+    "address-range.sq": r"address-range\.sq:5: address 70000 out of range for words=4",
+    "negative-address.sq": r"negative-address\.sq:4: address -1 out of range",
+    "slot-range.sq": r"slot-range\.sq:5: slot 5 out of range for slots=2",
+    "value-range.sq": r"value-range\.sq:4: value 256 out of range for bits=8: need -128 to 255",
+    "reserved-label.sq": r"reserved-label\.sq:2: 'self' is reserved",
+    "no-section.sq": r"no-section\.sq:1: line outside any section",
+    "cr-only.sq": r"cr-only\.sq:1: \.data takes nothing after it",
+}
+
+
+def test_the_corpus_is_complete() -> None:
+    assert {p.name for p in HOSTILE.glob("*.sq")} == set(PROGRAMS)
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_hostile_program(name: str, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (workdir / name).write_bytes((HOSTILE / name).read_bytes())
+    monkeypatch.setattr(proofs.machine_cli, "build", trap)
+    for extra in ([], ["--json", "--trace", "--check"]):
+        refused(["run", name, *extra], workdir, PROGRAMS[name])
+
+
+def test_every_prefix_of_every_corpus_program_assembles_or_names_the_line() -> None:
+    """Cut at every byte offset: the prefix assembles, or the error is ``path[:line]: reason``."""
+    cuts = assembled = 0
+    for path in sorted(CORPUS.glob("*.sq")):
+        data = path.read_bytes()
+        for n in range(len(data) + 1):
+            text = data[:n].decode("utf-8", errors="strict")  # the corpus is ASCII
+            cuts += 1
+            try:
+                program = asm.assemble(text, "cut.sq")
+            except InputError as e:
+                assert re.fullmatch(r"cut\.sq(:\d+)?: .+", str(e)), str(e)
+                if e.line is not None:
+                    assert 1 <= e.line <= text.count("\n") + 1, str(e)
+                continue
+            assembled += 1
+            assert program.state.pc == 0 and len(program.state.code) == program.size.slots
+    assert cuts > 5000 and 0 < assembled < cuts
+
+
+def test_load_refuses_what_cannot_be_read(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "dir.sq").mkdir()
+    (tmp_path / "file.txt").write_text("x", encoding="utf-8")
+    for name, reason in [("dir.sq", "Is a directory"), ("missing.sq", "No such file"),
+                         ("file.txt/x.sq", "Not a directory"), ("nul\0.sq", "embedded null")]:
+        with pytest.raises(InputError, match=f"cannot read file: .*{reason}"):
+            asm.load(tmp_path / name)
+    locked = tmp_path / "locked.sq"
+    locked.write_text(OK, encoding="utf-8")
+    locked.chmod(0)
+    if os.geteuid() != 0:  # root reads it anyway; the refusal is then simulated below
+        with pytest.raises(InputError, match="locked.sq: cannot read file: Permission denied"):
+            asm.load(locked)
+
+    def denied(self: Path, *args: object, **kwargs: object) -> object:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "open", denied)
+    with pytest.raises(InputError, match="locked.sq: cannot read file: Permission denied"):
+        asm.load(locked)
+
+
+def test_run_refuses_unreadable_paths(workdir: Path) -> None:
+    (workdir / "dir.sq").mkdir()
+    (workdir / "file.txt").write_text("x", encoding="utf-8")
+    refused(["run", "dir.sq"], workdir, r"dir\.sq: cannot read file: Is a directory")
+    refused(["run", "missing.sq"], workdir, r"missing\.sq: cannot read file: No such file")
+    refused(["run", "file.txt/x.sq"], workdir, r"file\.txt/x\.sq: cannot read file: Not a dir")
+
+
+def test_file_larger_than_the_limit(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(asm, "MAX_FILE_BYTES", 64)
+    (workdir / "big.sq").write_text(OK + ";" * 64, encoding="utf-8")
+    refused(["run", "big.sq"], workdir, r"big\.sq: file larger than 64 bytes")
+
+
+@pytest.mark.parametrize(("text", "pattern"), [
+    (".data\n" + " ".join(f"a{i}:" for i in range(50_000)) + " 0\n.code\nhalt\n", None),
+    (".data\n" + "0 " * 70_000 + "\n.code\nhalt\n",
+     r"<string>:2: data has more than 65536 words, the largest memory"),
+    (".data\nz: 0\n.code\n" + "subleq 0, 0\n" * 70_000,
+     r"<string>:65540: program has more than 65536 instructions"),
+    (".data\nz: 0\n; " + "x" * 2_000_000 + "\n.code\nhalt\n", None),
+    (".code\nsubleq " + "a" * 2_000_000 + ", b\n", r"<string>:2: unknown label 'aaaa.*\.\.\.'$"),
+], ids=["50k-labels-on-one-line", "70k-words", "70k-instructions", "2MB-comment",
+        "2MB-label"])
+def test_long_inputs_are_linear(text: str, pattern: str | None) -> None:
+    """Long lines and huge programs are parsed (or refused) in about a second, not minutes."""
+    import time
+
+    t0 = time.perf_counter()
+    if pattern is None:
+        asm.assemble(text)
+    else:
+        with pytest.raises(InputError, match=pattern):
+            asm.assemble(text)
+    assert time.perf_counter() - t0 < 10
+
+
+# --------------------------------------------------------------------------- sizes
+SIZE_CASES = [
+    (["--words", "2**40"], r"words=1099511627776: need a power of two from 2 to 65536"),
+    (["--words", "0"], r"words=0: need a power of two"),
+    (["--words", "-8"], r"words=-8: need a power of two"),
+    (["--words", "12"], r"words=12: need a power of two"),
+    (["--slots", "2**17"], r"slots=131072: need a power of two from 2 to 65536"),
+    (["--bits", "10**6"], r"bits=1000000: need an integer from 2 to 64"),
+    (["--bits", "-1"], r"bits=-1: need an integer from 2 to 64"),
+    (["--words", "2**-1"], r"argument --words: '2\*\*-1' is not an integer"),
+    (["--words", "10**400"], r"argument --words: '10\*\*400' is too large \(2\*\*256 or more\)"),
+    (["--bits", "1" + "0" * 5000], r"argument --bits: '1000.*\.\.\.' is not an integer"),
+    (["--words", "65536", "--bits", "64", "--slots", "65536"],
+     r"size='words=65536, bits=64, slots=65536': need a paper network of at most 7,158,278 "
+     r"weights \(4\.0 GiB, half of this machine's memory\); this one would have about "
+     r"511,\d{3},\d{3} weights \(about 28\d\.\d GiB to build\): lower --words, --bits or --slots"),
+    (["--profile", "compact", "--words", "1024", "--slots", "1024"],
+     r"size='words=1024, bits=16, slots=1024': need a compact network"),
+]
+
+
+@pytest.mark.parametrize(("argv", "pattern"), SIZE_CASES)
+def test_run_refuses_sizes_before_building(argv: list[str], pattern: str, workdir: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    (workdir / "ok.sq").write_text(OK, encoding="utf-8")
+    monkeypatch.setattr(proofs.machine_cli, "build", trap)
+    if "size=" in pattern:  # a valid size: the program assembles, the network is refused
+        pattern = r"ok\.sq: " + pattern
+    else:  # an invalid size: not even a state is allocated
+        monkeypatch.setattr(asm, "make_state", trap)
+    refused(["run", "ok.sq", *argv], workdir, pattern)
+
+
+@pytest.mark.parametrize(("argv", "pattern"), SIZE_CASES)
+def test_info_refuses_sizes_before_building(argv: list[str], pattern: str, workdir: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(proofs.machine_cli, "build", trap)
+    refused(["info", *argv], workdir, pattern.replace("argument", "info: argument"))
+
+
+@pytest.mark.parametrize(("argv", "pattern"), [
+    (["--max-steps", "-1"], r"--max-steps=-1: need an integer from 0 to 1,000,000,000"),
+    (["--max-steps", "10**10"], r"--max-steps=10000000000: need an integer from 0 to 1,000,00"),
+    (["--max-steps", "10**50"], r"--max-steps=1000.*: need an integer from 0"),
+    (["--max-steps", "10**300"], r"argument --max-steps: '10\*\*300' is too large"),
+    (["--max-steps", "1e9"], r"argument --max-steps: '1e9' is not an integer"),
+    (["--trace", "--words", "65536", "--max-steps", "10**6"],
+     r"ok\.sq: --max-steps=1000000: need at most 1,637 steps when every state is kept "
+     r"\(words=65536\): up to 1,000,001 states would take about 2441\.4 GiB"),
+])
+def test_run_refuses_step_limits_before_building(argv: list[str], pattern: str,
+                                                 workdir: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    (workdir / "ok.sq").write_text(OK, encoding="utf-8")
+    monkeypatch.setattr(proofs.machine_cli, "build", trap)
+    monkeypatch.setattr(constructions.limits, "estimate_weights", lambda profile, size: 1)
+    refused(["run", "ok.sq", *argv], workdir, pattern)
+
+
+@pytest.mark.parametrize(("argv", "pattern"), [
+    (["prove", "--timeout", "-1"], r"--timeout=-1\.0: need a positive number of seconds"),
+    (["prove", "--timeout", "0"], r"--timeout=0\.0: need a positive number"),
+    (["prove", "--timeout", "nan"], r"--timeout=nan: need a positive number"),
+    (["prove", "--timeout", "1e400"], r"--timeout=inf: need a positive number of seconds, at "
+                                      r"most 1e\+06"),
+    (["prove", "--timeout", "ten"], r"argument --timeout: invalid float value: 'ten'"),
+    (["bench", "proofs", "--monolithic-timeout", "1e400"],
+     r"--monolithic-timeout=inf: need a positive number of seconds"),
+    (["report", "--out", "r", "--timeout", "inf"], r"--timeout=inf: need a positive number"),
+    (["report", "--out", "r", "--trace-steps", "-5"], r"--trace-steps=-5: need a non-negative"),
+    (["report", "--out", "r", "--trace-steps", "10000000000"],
+     r"--trace-steps=10000000000: need an integer from 0 to 1,000,000,000"),
+    (["report", "--out", "r", "--trace-steps", "100000000"],
+     r"--trace-steps=100000000: need at most 11,930,463 steps when every state is kept "
+     r"\(words=8\)"),
+    (["report", "--out", "r", "--bits", "0"], r"--bits=0: need 1 <= bits <= 64"),
+    (["report", "--out", "r", "--bits", "1000000"], r"--bits=1000000: need 1 <= bits <= 64"),
+    (["report", "--out", "r", "--trace-program", "big.sq"],
+     r"size='words=65536, bits=64, slots=65536': need a paper network .* lower the size of "
+     r"--trace-program"),
+    (["report", "--out", "r", "--trace-program", "dir"], r"dir: cannot read file"),
+    (["replay", "gadget/subtract[bits=2]", "--at", "DA=" + "9" * 5000],
+     r"--at='DA=999.*\.\.\.': need an integer value$"),
+    (["replay", "gadget/subtract[bits=2]", "--at", "DA=" + "9" * 100],
+     r"--at='DA=999.*\.\.\.': need a value below 2\*\*256 in size$"),
+    (["replay", "gadget/subtract[bits=2]", "--at", "x" * 500 + "=1"],
+     r"--at='xxx.*\.\.\.': need an input of gadget/subtract\[bits=2\] \(DA, DB\)$"),
+    (["replay", "gadget/subtract[bits=2]", "--at", "DA=4,DB=0"],
+     r"--at DA=4: need a 2-bit word in \[-2, 3\]"),
+])
+def test_options_of_other_commands(argv: list[str], pattern: str, workdir: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    (workdir / "big.sq").write_bytes((HOSTILE / "size-unbuildable.sq").read_bytes())
+    (workdir / "dir").mkdir()
+    import proofs.registry
+
+    monkeypatch.setattr(proofs.registry, "run_entry", trap)  # nothing is proved
+    monkeypatch.setattr(proofs.report, "prepare_report", trap)
+    monkeypatch.setattr(constructions.computer, "_assemble", trap)
+    refused(argv, workdir, pattern)
+
+
+def test_check_fits_from_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(constructions.limits, "memory_budget", lambda: BUDGET)
+    for bad in (2**40, 0, 3, -2, 1.5, True, "16"):
+        with pytest.raises(ParameterError, match="words="):
+            MachineSize(bad, 16, 16)  # type: ignore[arg-type]
+    size = MachineSize(65536, 64, 65536)
+    for profile in PROFILES:
+        with pytest.raises(ParameterError, match=f"need a {profile} network of at most"):
+            check_fits(profile, size)
+    assert check_fits("paper", MachineSize(16, 16, 64)) == estimate_weights(
+        "paper", MachineSize(16, 16, 64))
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_the_estimate_is_close_to_the_built_network(profile: str) -> None:
+    for words, bits, slots in [(2, 4, 2), (8, 8, 4), (4, 16, 16)]:
+        size = MachineSize(words, bits, slots)
+        real = build(profile, size).network.nnz
+        assert 0.8 * real <= estimate_weights(profile, size) <= 1.25 * real, (size, real)
+
+
+def test_build_refuses_an_unbuildable_size_before_allocating(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(constructions.computer, "state_names", trap)
+    monkeypatch.setattr(constructions.computer, "_placements", trap)
+    with pytest.raises(ParameterError, match="words=4096"):
+        build("paper", MachineSize(4096, 64, 4096))
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_build_refuses_an_absurd_size_for_every_profile(
+        profile: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(constructions.computer, "_placements", trap)
+    with pytest.raises(ParameterError, match=f"need a {profile} network of at most"):
+        build(profile, MachineSize(65536, 64, 65536))
+
+
+# --------------------------------------------------------------------------- JSON
+RESULTS = {
+    "results-truncated.json": r"results-truncated\.json:9: not valid JSON: Expecting property "
+                              r"name",
+    "results-nan.json": r"results-nan\.json: not valid JSON: NaN is not a number",
+    "results-wrong-type.json": r"results: unexpected value \{'a': 1\}",
+    "results-wrong-tool.json": r"tool: 'other' is not 'loopmlp'",
+    "results-negative.json": r"results\[0\]: checked=-1 and total=8 must not be negative",
+    "results-bad-verdict.json": r"results\[0\]\.verdict: 'maybe' is not one of",
+    "results-huge-seconds.json": r"seconds: 1000.* is not a non-negative number of seconds",
+    "results-deep.json": r"results-deep\.json: not a `loopmlp prove --json` document: nested "
+                         r"too deeply",
+    "results-not-utf8.json": r"results-not-utf8\.json:\d+: not UTF-8 text: byte 0xff at offset 14",
+    "results-list.json": r"top level: expected an object",
+}
+
+
+def test_the_results_corpus_is_complete() -> None:
+    assert {p.name for p in HOSTILE.glob("*.json")} == set(RESULTS)
+
+
+@pytest.mark.parametrize("name", sorted(RESULTS))
+def test_hostile_results_file(name: str, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (workdir / name).write_bytes((HOSTILE / name).read_bytes())
+    monkeypatch.setattr(proofs.report, "prepare_report", trap)
+    line = refused(["report", "--out", "out", "--from", name, "--no-pictures"], workdir,
+                   RESULTS[name])
+    assert line.startswith(f"loopmlp: error: {name}")
+
+
+def test_results_truncated_at_every_offset(tmp_path: Path) -> None:
+    """Every proper prefix of a valid results file is refused as an InputError naming it."""
+    doc = {"tool": "loopmlp", "version": "1", "seconds": 0.5, "results": [
+        {"obligation": "a/b", "verdict": "refuted", "method": "exhaustive", "checked": 3,
+         "total": 8, "seconds": 0.1, "reason": "counterexample",
+         "counterexample": {"coordinates": {"x": 1}, "inputs": {"x": 1},
+                            "network": {"y": 0}, "spec": {"y": 1}}, "details": {}}],
+        "summary": {"proved": 0, "refuted": 1, "unknown": 0}}
+    data = json.dumps(doc).encode()
+    path = tmp_path / "r.json"
+    path.write_bytes(data)
+    assert proofs.report.load_results(str(path))[0][0].counterexample is not None
+    for n in range(len(data)):
+        path.write_bytes(data[:n])
+        with pytest.raises(InputError, match=r"r\.json(:\d+)?: "):
+            proofs.report.load_results(str(path))
+
+
+def test_results_larger_than_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(proofs.report, "MAX_RESULTS_BYTES", 10)
+    (tmp_path / "r.json").write_text("{}" + " " * 20, encoding="utf-8")
+    with pytest.raises(InputError, match=r"r\.json: file larger than 10 bytes"):
+        proofs.report.load_results(str(tmp_path / "r.json"))
+
+
+# --------------------------------------------------------------------------- output paths
+@pytest.fixture
+def fast_prove(monkeypatch: pytest.MonkeyPatch, kernel_registry: None) -> list[str]:
+    return ["prove", "--only", "kernel/full-adder", "--quiet"]
+
+
+@pytest.mark.parametrize(("option", "target", "pattern"), [
+    ("--json", "adir", r"adir: cannot write \(Is a directory\)"),
+    ("--json", "file.txt/x.json", r"file\.txt/x\.json: cannot write \(Not a directory\)"),
+    ("--json", "missing/x.json", r"missing/x\.json: cannot write \(No such file"),
+    ("--junit", "adir", r"adir: cannot write \(Is a directory\)"),
+    ("--junit", "file.txt/x.xml", r"file\.txt/x\.xml: cannot write \(Not a directory\)"),
+])
+def test_prove_output_paths(option: str, target: str, pattern: str, workdir: Path,
+                            fast_prove: list[str]) -> None:
+    (workdir / "adir").mkdir()
+    (workdir / "file.txt").write_text("mine\n", encoding="utf-8")
+    refused([*fast_prove, option, target], workdir, pattern)
+
+
+def test_prove_to_an_unwritable_place(workdir: Path, fast_prove: list[str]) -> None:
+    refused([*fast_prove, "--json", "/proc/loopmlp.json"], workdir,
+            r"/proc/loopmlp\.json: cannot write")
+
+
+def test_report_never_touches_a_file_it_did_not_write(workdir: Path,
+                                                      fast_prove: list[str]) -> None:
+    assert cli(*fast_prove, "--json", "results.json")[0] == 0
+    (workdir / "out").mkdir()
+    foreign = workdir / "out" / "report.md"
+    foreign.write_text("my notes\n", encoding="utf-8")
+    base = ["report", "--from", "results.json", "--no-pictures"]
+    refused([*base, "--out", "out"], workdir,
+            r"out/report\.md: exists and was not written by `loopmlp report`")
+    # A manifest naming the file is not enough when it lists it only as a directory entry.
+    (workdir / "out" / ".loopmlp-report").write_text("# x\n../report.md\n/etc/passwd\n",
+                                                     encoding="utf-8")
+    refused([*base, "--out", "out"], workdir, r"out/report\.md: exists and was not written")
+    (workdir / "plain.txt").write_text("mine\n", encoding="utf-8")
+    refused([*base, "--out", "plain.txt"], workdir, r"plain\.txt: exists and is not a directory")
+    refused([*base, "--out", "plain.txt/sub"], workdir, r"plain\.txt/sub")
+    refused([*base, "--out", "/proc/loopmlp-report"], workdir, r"/proc/loopmlp-report")
+    assert foreign.read_text(encoding="utf-8") == "my notes\n"
+
+
+# --------------------------------------------------------------------------- the real script
+@pytest.mark.parametrize(("argv", "pattern"), [
+    (["run", "binary.sq"], r"binary\.sq:1: not UTF-8 text"),
+    (["report", "--from", "results-deep.json", "--out", "r"], r"nested too deeply"),
+    (["info", "--words", "65536", "--bits", "64", "--slots", "65536"], r"need a paper network"),
+])
+def test_console_script(argv: list[str], pattern: str, tmp_path: Path) -> None:
+    """The installed entry point, in a fresh process: exit 2, one line, no traceback."""
+    for name in ("binary.sq", "huge-literal.sq", "results-deep.json"):
+        (tmp_path / name).write_bytes((HOSTILE / name).read_bytes())
+    (tmp_path / "dir.sq").mkdir()
+    before = snapshot(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "LOOPMLP_DEBUG"}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-c", "from proofs.cli import entry_point; entry_point()", *argv],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 2, proc
+    assert proc.stdout == ""
+    assert "Traceback" not in proc.stderr
+    assert re.search(pattern, one_error_line(proc.stderr))
+    assert snapshot(tmp_path) == before
+
+
+def test_no_loader_lets_another_exception_out(tmp_path: Path) -> None:
+    """The promise of :mod:`verify.errors`: bad input is a LoopmlpError, whatever the loader."""
+    for path in sorted(HOSTILE.iterdir()):
+        try:
+            if path.suffix == ".json":
+                proofs.report.load_results(str(path))
+            else:
+                asm.load(path)
+        except LoopmlpError:
+            continue
+        assert path.name == "size-unbuildable.sq", path  # a valid size: refused when built
+
+
+def test_a_forged_manifest_never_makes_the_report_delete_a_file(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".loopmlp-report").write_text("# x\nnotes.txt\nreport.md\n", encoding="utf-8")
+    (out / "notes.txt").write_text("mine\n", encoding="utf-8")
+    (out / "report.md").write_text("old report\n", encoding="utf-8")
+    proofs.report.write_report_files(out, {"index.html": "<html></html>\n"})
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "mine\n"
+    assert not (out / "report.md").exists()  # listed and a report's own name: stale, removed
+    listed = (out / ".loopmlp-report").read_text(encoding="utf-8").splitlines()[1:]
+    assert listed == ["index.html"]
