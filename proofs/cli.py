@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from verify.engines import METHODS, Options
 from verify.errors import InternalError, LoopmlpError
+from verify.files import check_replaceable
 from verify.result import Result, Verdict, combine, summary
 
 EXIT_OK, EXIT_REFUTED, EXIT_USAGE, EXIT_UNKNOWN = 0, 1, 2, 3
@@ -121,6 +122,10 @@ def cmd_prove(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from proofs.report import check_timeout
 
     check_timeout("--timeout", args.timeout)
+    if args.json and args.json != "-":
+        check_replaceable(args.json, JSON_MARKER, "results file")
+    if getattr(args, "junit", None):
+        check_replaceable(args.junit, JUNIT_MARKER, "JUnit file")
     entries = select(all_entries(), args.only, args.all)
     if not entries:
         raise _UsageError(f"--only {' '.join(args.only or [])!r}: no obligation matches")
@@ -156,6 +161,8 @@ def cmd_prove(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     if not args.quiet:
         print(f"{len(results)} obligations: {s['proved']} proved, {s['refuted']} refuted, "
               f"{s['unknown']} unknown in {seconds:.1f}s", file=lines)
+        if args.cross_check:
+            print(solver_summary(results), file=lines)
     doc = results_json(results, seconds)
     if args.json:
         _write_json(args.json, doc, out)
@@ -164,6 +171,30 @@ def cmd_prove(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 
         write_junit(args.junit, results)
     return verdict_exit(combine(results))
+
+
+def solver_summary(results: Sequence[Result]) -> str:
+    """One line: per solver, the SMT queries the results asked and how they were answered.
+
+    Under ``--cross-check`` every query went to both solvers and none disagreed (a disagreement
+    stops the run with exit code 2 before this line)."""
+    total: dict[str, dict[str, float]] = {}
+    for r in results:
+        for name, t in r.details.get("solvers", {}).items():
+            acc = total.setdefault(name, {})
+            for k, v in t.items():
+                acc[k] = acc.get(k, 0) + v
+    if not total:
+        return "cross-check: no SMT query was asked"
+    parts = [f"{name} {int(t['queries'])} queries ({int(t['unsat'])} unsat, {int(t['sat'])} sat, "
+             f"{int(t['unknown'])} unknown, {t['seconds']:.1f}s)" for name, t in total.items()]
+    return "cross-check: " + "; ".join(parts) + "; no disagreement"
+
+
+JSON_MARKER = b'"tool": "loopmlp"'
+"""What every results document written by ``prove --json`` starts with (its first key)."""
+JUNIT_MARKER = b'<testsuites name="loopmlp"'
+"""The root element of every JUnit file loopmlp writes."""
 
 
 def _write_json(path: str, doc: dict[str, Any], out: IO[str]) -> None:

@@ -522,12 +522,13 @@ def sampled(ob: Obligation, opts: Options = Options()) -> Result:
     """Search for a counterexample with hypothesis. Can refute; never proves."""
     from hypothesis import HealthCheck, find, settings
     from hypothesis.errors import NoSuchExample
+    from hypothesis.reporting import with_reporter
 
     t0 = time.perf_counter()
     seen = 0
 
-    class _OutOfTimeError(Exception):
-        pass
+    class _OutOfTimeError(BaseException):
+        """Not an Exception, so hypothesis stops at once instead of shrinking it as a failure."""
 
     def differs(point: dict[str, int]) -> bool:
         nonlocal seen
@@ -539,7 +540,8 @@ def sampled(ob: Obligation, opts: Options = Options()) -> Result:
     cfg = settings(max_examples=opts.samples, database=None, deadline=None,
                    suppress_health_check=list(HealthCheck))
     try:
-        point = find(ob.domain.strategy(), differs, settings=cfg)
+        with with_reporter(lambda *_: None):  # hypothesis would print a seed on the timeout
+            point = find(ob.domain.strategy(), differs, settings=cfg)
     except NoSuchExample:
         return _done(ob, Verdict.UNKNOWN, "sampled", min(seen, ob.domain.count), ob.domain.count,
                      t0, f"no counterexample in {seen} samples; sampling never proves")

@@ -33,3 +33,26 @@ def read_text(path: str | bytes | os.PathLike[str], max_bytes: int) -> tuple[str
             name, line, f"not UTF-8 text: byte 0x{raw[e.start]:02x} at offset {e.start}"
         ) from None
     return name, text.removeprefix("\ufeff")
+
+
+def check_replaceable(path: str | os.PathLike[str], marker: bytes, what: str) -> None:
+    """Refuse to write ``path`` where that would destroy something loopmlp did not write.
+
+    A missing file is fine; an existing one is replaced only when its first 4 KiB contain
+    ``marker`` (the signature of a ``what`` that loopmlp writes). Checked before any work, so a
+    mistyped output path costs nothing and loses nothing.
+    """
+    p = Path(os.fsdecode(path))
+    if p.is_dir():
+        raise InputError(str(p), None, "is a directory; need a file name for the " + what)
+    if not p.exists():
+        return
+    try:
+        with p.open("rb") as f:
+            head = f.read(4096)
+    except OSError as e:
+        raise InputError(str(p), None, f"cannot read the existing file: {e.strerror or e}"
+                         ) from None
+    if marker not in head:
+        raise InputError(str(p), None, f"exists and is not a {what} written by loopmlp; not "
+                         "replaced (remove it or choose another path)")

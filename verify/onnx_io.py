@@ -151,10 +151,16 @@ def to_model(net: Network, box: Sequence[tuple[int, int]], *, dtype: str = "floa
     return model
 
 
+MAX_MODEL_BYTES = 1 << 31
+"""Largest model file read (protobuf's own limit is 2 GiB)."""
+
+
 def written_by_loopmlp(path: str) -> bool:
     """True when ``path`` is an ONNX model this module wrote (so it may be replaced)."""
     onnx = require_onnx()
-    try:
+    try:  # only a regular file of a model's size is read (never a device or a pipe)
+        if not os.path.isfile(path) or os.path.getsize(path) > MAX_MODEL_BYTES:
+            return False
         model = onnx.load(path, load_external_data=False)
     except Exception:  # noqa: BLE001 - anything unreadable is not ours
         return False
@@ -247,8 +253,12 @@ def load(path: str) -> Loaded:
     onnx = require_onnx()
     from onnx import numpy_helper
 
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise InputError(path, None, "no such file")
+    if not os.path.isfile(path):
+        raise InputError(path, None, "not a regular file")
+    if os.path.getsize(path) > MAX_MODEL_BYTES:
+        raise InputError(path, None, f"file larger than {MAX_MODEL_BYTES} bytes")
     try:
         model = onnx.load(path, load_external_data=False)
     except Exception as e:  # noqa: BLE001 - protobuf raises several kinds

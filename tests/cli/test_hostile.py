@@ -405,10 +405,13 @@ def fast_prove(monkeypatch: pytest.MonkeyPatch, kernel_registry: None) -> list[s
 
 
 @pytest.mark.parametrize(("option", "target", "pattern"), [
-    ("--json", "adir", r"adir: cannot write \(Is a directory\)"),
+    ("--json", "adir", r"adir: is a directory; need a file name for the results file"),
+    ("--json", "file.txt", r"file\.txt: exists and is not a results file written by loopmlp; "
+                           r"not replaced"),
+    ("--junit", "file.txt", r"file\.txt: exists and is not a JUnit file written by loopmlp"),
     ("--json", "file.txt/x.json", r"file\.txt/x\.json: cannot write \(Not a directory\)"),
     ("--json", "missing/x.json", r"missing/x\.json: cannot write \(No such file"),
-    ("--junit", "adir", r"adir: cannot write \(Is a directory\)"),
+    ("--junit", "adir", r"adir: is a directory; need a file name for the JUnit file"),
     ("--junit", "file.txt/x.xml", r"file\.txt/x\.xml: cannot write \(Not a directory\)"),
 ])
 def test_prove_output_paths(option: str, target: str, pattern: str, workdir: Path,
@@ -416,6 +419,16 @@ def test_prove_output_paths(option: str, target: str, pattern: str, workdir: Pat
     (workdir / "adir").mkdir()
     (workdir / "file.txt").write_text("mine\n", encoding="utf-8")
     refused([*fast_prove, option, target], workdir, pattern)
+    assert (workdir / "file.txt").read_text(encoding="utf-8") == "mine\n"
+
+
+def test_prove_replaces_only_its_own_outputs(workdir: Path, fast_prove: list[str]) -> None:
+    for _ in range(2):  # the second run replaces what the first wrote
+        assert cli(*fast_prove, "--json", "r.json", "--junit", "r.xml")[0] == 0
+    assert json.loads((workdir / "r.json").read_text(encoding="utf-8"))["tool"] == "loopmlp"
+    (workdir / "r.json").write_text('{"tool": "other"}\n', encoding="utf-8")
+    refused([*fast_prove, "--json", "r.json"], workdir, r"r\.json: exists and is not a results")
+    assert (workdir / "r.json").read_text(encoding="utf-8") == '{"tool": "other"}\n'
 
 
 def test_prove_to_an_unwritable_place(workdir: Path, fast_prove: list[str]) -> None:

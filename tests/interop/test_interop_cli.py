@@ -99,3 +99,15 @@ def test_float32_model_beyond_2_24_gets_a_note_and_a_timeout_is_unknown(tmp_path
     exact = (onnx_io.run_onnxruntime(str(src), x).astype(np.int64)
              == loaded.forward(x, "int64")).all()
     assert exact and wrong.sum() > 0
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full and /dev/zero")
+def test_devices_are_neither_read_whole_nor_replaced() -> None:
+    # /dev/zero and /dev/full read zeros for ever: the ownership check and the loader must not
+    # try to read them through.
+    code, _, err = run("export", "--onnx", "/dev/full", "--gadget", "subtract", "--bits", "2")
+    assert code == 2 and err == ("loopmlp: error: /dev/full: exists and was not written by "
+                                 "loopmlp; use --force to replace it\n")
+    for device in ("/dev/zero", "/dev/null"):
+        code, _, err = run("check", device, "--spec", "subtract", "--bits", "2")
+        assert (code, err) == (2, f"loopmlp: error: {device}: not a regular file\n")

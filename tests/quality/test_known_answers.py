@@ -164,11 +164,11 @@ MID12, TOP12 = (1 << (NARROW - 1)) + 0x2A5, (1 << NARROW) - 1
 class Known:
     """An obligation with its known verdict and, for a near miss, its one counterexample.
 
-    ``int_slow``: the integer solvers need tens of seconds or more here (a weighted sum of
-    22 bits pinned to one value is a hard integer problem, easy over bit-vectors: measured,
-    z3 25 s and cvc5 over 60 s on ``word-low``, each bit-vector engine under 0.1 s), so z3 over
-    integers runs only with ``-m slow`` and cvc5 over integers not at all; the same question at
-    12 bits runs with every engine by default.
+    ``int_slow``: the solvers over integers do not decide these reliably (a weighted sum of 22
+    bits pinned to one value is a hard integer problem, easy over bit-vectors; measured with a
+    60 s limit: z3 takes 25 s on ``word-low`` and times out on ``word-exact`` and ``sum-low``,
+    cvc5 times out on ``word-low``, while every bit-vector engine answers in under 0.1 s), so
+    the integer engines skip them; the same questions at 12 bits run with every engine.
     """
 
     build: Callable[[], Obligation]
@@ -248,15 +248,13 @@ def _built(label: str) -> Obligation:
 INT_SMT = ("smt", "cvc5", "cross_check")
 
 
-CVC5_INT_SKIP = pytest.mark.skip(reason="cvc5 over integers does not decide a 22-bit weighted "
-                                  "sum within minutes; the 12-bit cases cover it")
+INT_SKIP = pytest.mark.skip(reason="z3 and cvc5 over integers do not reliably decide a 22-bit "
+                             "weighted sum within 60 s (see Known); the 12-bit cases cover them")
 
 
 def _cases() -> list[Any]:
     def marks(k: Known, e: str) -> list[Any]:
-        if not k.int_slow or e not in INT_SMT:
-            return []
-        return [CVC5_INT_SKIP] if e != "smt" else [pytest.mark.slow]
+        return [INT_SKIP] if k.int_slow and e in INT_SMT else []
 
     return [pytest.param(k, e, id=f"{k.label}-{e}", marks=marks(k, e))
             for k in CORPUS for e in ENGINES]
@@ -325,13 +323,15 @@ def test_sampling_never_proves(known: Known) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("bits", [16, 24])
 def test_wide_gadgets_against_their_contracts(bits: int) -> None:
-    """The gadgets at widths no enumeration reaches: factorised and cvc5 agree on PROVED, and
-    a bias changed in the top bit's threshold is refuted by both with a replayed input."""
+    """The gadgets at widths no enumeration reaches: the factorised proof with every query
+    decided by both solvers, and a bias changed in the top bit's threshold refuted with a
+    replayed input. (Monolithic cvc5 over bit-vectors does not refute that mutant within 120 s
+    at 16 bits.)"""
     _cvc5()
     ob = make_subtract(bits).obligation()
-    assert factorised(ob, Options("factorised", timeout=120)).verdict is Verdict.PROVED
+    r = factorised(ob, Options("factorised", timeout=120, cross_check=True))
+    assert r.verdict is Verdict.PROVED, r.line()
     bad = _bias_changed(ob, 0, len(ob.network.layers[0].bias) - 1, 1)
-    for r in (factorised(bad, Options("factorised", timeout=120)),
-              smt_bv(bad, Options("smt", 120, solver="cvc5"))):
-        assert r.verdict is Verdict.REFUTED, r.line()
-        assert r.counterexample is not None and replay(bad, r.counterexample.inputs) is not None
+    r = factorised(bad, Options("factorised", timeout=120))
+    assert r.verdict is Verdict.REFUTED, r.line()
+    assert r.counterexample is not None and replay(bad, r.counterexample.inputs) is not None

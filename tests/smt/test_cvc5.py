@@ -179,6 +179,15 @@ def test_cli_cross_check_records_both_solvers_in_json(kernel_registry: None) -> 
         assert r["details"]["solvers"]["cvc5"]["queries"] == 1
 
 
+def test_cli_cross_check_prints_one_summary_line(kernel_registry: None) -> None:
+    code, out, _ = run("prove", "--only", "kernel/*/smt", "--cross-check")
+    assert code == 0
+    n = sum(1 for line in out.splitlines() if ": PROVED " in line)
+    last = out.splitlines()[-1]
+    assert last.startswith(f"cross-check: z3 {n} queries ({n} unsat, 0 sat, 0 unknown, ")
+    assert f"cvc5 {n} queries ({n} unsat" in last and last.endswith("no disagreement")
+
+
 def test_cli_method_cvc5_and_solver_flag(kernel_registry: None) -> None:
     code, out, _ = run("prove", "--only", "kernel/full-adder*", "--method", "cvc5")
     assert code == 0 and "kernel/full-adder: PROVED cvc5 8/8" in out

@@ -179,6 +179,20 @@ def test_sampled_refutes_a_wrong_network(corrupt: Corrupt) -> None:
     assert exhaustive(ob).verdict is Verdict.REFUTED
 
 
+def test_sampled_stops_at_its_timeout_quietly(capfd: pytest.CaptureFixture[str]) -> None:
+    from constructions.gadgets import make_subtract
+
+    ob = make_subtract(28).obligation()
+    r = sampled(ob, Options("sampled", timeout=0.5, samples=10**6))
+    assert r.verdict is Verdict.UNKNOWN and r.reason.startswith("timeout after 0.5s")
+    assert 0 < r.checked < 10**6
+    # The timeout ends the search at once (it is not shrunk as if it were a failure), with
+    # nothing printed; the slack is for a loaded machine.
+    assert r.seconds < 10
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+
+
 # --------------------------------------------------------------------------- dispatch
 def test_auto_enumerates_small_domains_and_solves_large_ones() -> None:
     ob = ripple_adder(3)
