@@ -345,15 +345,20 @@ def foreign_obligation(path: str, g: Gadget) -> tuple[Obligation, onnx_io.Loaded
 
 
 def run_check(ob: Obligation, method: str, timeout: float) -> Result:
-    """Check a foreign obligation. ``auto`` enumerates domains up to 2^24 points; beyond, z3
-    over bit-vectors gets half the time and z3 over integers the rest (each decided gadgets the
-    other could not: branch at 16 bits in 0.1 s over bit-vectors and not in 60 s over integers,
-    subtract at 8 bits in 6 s over integers and 37 s over bit-vectors)."""
+    """Check a foreign obligation. ``auto`` enumerates domains up to 2^24 points; beyond, a
+    short random search first (a corrupted network is usually wrong on many inputs, and a
+    counterexample found that way is replayed like any other; the search never proves), then
+    z3 over bit-vectors gets half the time left and z3 over integers the rest (each decided
+    gadgets the other could not: branch at 16 bits in 0.1 s over bit-vectors and not in 60 s
+    over integers, subtract at 8 bits in 6 s over integers and 37 s over bit-vectors)."""
     if method == "auto":
         if ob.domain.count <= Options().exhaustive_limit:
             return check(ob, Options("exhaustive", timeout))
         t0 = time.perf_counter()
-        first = smt_bv(ob, Options("smt", timeout / 2))
+        search = check(ob, Options("sampled", min(timeout / 10, 5.0), samples=2000))
+        if search.verdict is Verdict.REFUTED:
+            return search
+        first = smt_bv(ob, Options("smt", max(timeout - (time.perf_counter() - t0), 0.02) / 2))
         if first.verdict is not Verdict.UNKNOWN:
             return first
         left = round(max(timeout - (time.perf_counter() - t0), 0.01), 2)

@@ -526,6 +526,7 @@ def sampled(ob: Obligation, opts: Options = Options()) -> Result:
 
     t0 = time.perf_counter()
     seen = 0
+    found: list[dict[str, int]] = []  # failing points, the latest being the most shrunk
 
     class _OutOfTimeError(BaseException):
         """Not an Exception, so hypothesis stops at once instead of shrinking it as a failure."""
@@ -535,9 +536,12 @@ def sampled(ob: Obligation, opts: Options = Options()) -> Result:
         if time.perf_counter() - t0 > opts.timeout:
             raise _OutOfTimeError
         seen += 1
-        return replay(ob, point) is not None
+        if replay(ob, point) is None:
+            return False
+        found.append(dict(point))
+        return True
 
-    cfg = settings(max_examples=opts.samples, database=None, deadline=None,
+    cfg = settings(max_examples=opts.samples, database=None, deadline=None, derandomize=True,
                    suppress_health_check=list(HealthCheck))
     try:
         with with_reporter(lambda *_: None):  # hypothesis would print a seed on the timeout
@@ -546,9 +550,11 @@ def sampled(ob: Obligation, opts: Options = Options()) -> Result:
         return _done(ob, Verdict.UNKNOWN, "sampled", min(seen, ob.domain.count), ob.domain.count,
                      t0, f"no counterexample in {seen} samples; sampling never proves")
     except _OutOfTimeError:
-        return _done(ob, Verdict.UNKNOWN, "sampled", min(seen, ob.domain.count), ob.domain.count,
-                     t0, f"timeout after {opts.timeout:g}s with no counterexample in {seen} "
-                     "samples; sampling never proves")
+        if not found:
+            return _done(ob, Verdict.UNKNOWN, "sampled", min(seen, ob.domain.count),
+                         ob.domain.count, t0, f"timeout after {opts.timeout:g}s with no "
+                         f"counterexample in {seen} samples; sampling never proves")
+        point = found[-1]  # the timeout came while shrinking a counterexample already found
     cex = _confirmed(ob, point, "sampled")
     return _done(ob, Verdict.REFUTED, "sampled", seen, ob.domain.count, t0,
                  "counterexample found", cex)

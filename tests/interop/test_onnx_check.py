@@ -248,3 +248,25 @@ def test_auto_beyond_enumeration_uses_the_solvers(tmp_path: Path) -> None:
     y = onnx_io.run_onnxruntime(str(bad), np.array([doc["model"]["counterexample_input"]]))[0]
     outs = gadget("branch", 16).network.outputs.names
     assert all(int(y[outs.index(o)]) == v != cex["spec"][o] for o, v in cex["network"].items())
+
+
+def test_auto_searches_before_solving_on_wide_gadgets(tmp_path: Path) -> None:
+    """subtract at 16 bits (2^32 inputs, beyond enumeration, slow for the solvers): a top-bit
+    weight moved by one is found by the short random search that auto runs first, and the
+    counterexample is replayed and reproduced by onnxruntime."""
+    src = _export(tmp_path, "subtract", 16)
+    bad = tmp_path / "bad.onnx"
+    model = onnx.load(str(src))
+    last = numpy_helper.to_array(model.graph.initializer[0])
+    rows, cols = np.nonzero(last)
+    _corrupt(src, bad, model.graph.initializer[0].name,
+             int(np.ravel_multi_index((rows[-1], cols[-1]), last.shape)), 1)
+    code, out, err = run("check", str(bad), "--spec", "subtract", "--bits", "16", "--json")
+    assert code == 1, out + err
+    r = json.loads(out)["results"][0]
+    assert r["method"] == "sampled" and r["verdict"] == "refuted"
+    y = onnx_io.run_onnxruntime(str(bad), np.array([json.loads(out)["model"][
+        "counterexample_input"]]))[0]
+    outs = gadget("subtract", 16).network.outputs.names
+    cex = r["counterexample"]
+    assert all(int(y[outs.index(o)]) == v != cex["spec"][o] for o, v in cex["network"].items())
