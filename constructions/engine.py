@@ -147,9 +147,10 @@ def _accumulate(out: np.ndarray, matrix: sp.csr_matrix, x: np.ndarray) -> None:
     out += matrix @ x
 
 
-BOUNDS = ("interval", "certified")
+BOUNDS = ("auto", "interval", "certified")
 """Where the engine's partial-sum bound comes from: interval arithmetic over the box, or the
-computer's precision certificate (:func:`certificate`)."""
+computer's precision certificate (:func:`certificate`); ``auto`` takes the certificate for a
+Computer over canonical states and interval arithmetic otherwise."""
 
 
 def match_registers(computer: Computer) -> list[Register]:
@@ -354,13 +355,15 @@ class Engine:
     ``chunk_bytes`` bounds the buffer of one chunk of a batch run (:data:`CHUNK_BYTES`).
     ``bounds="certified"`` (a Computer on canonical states only) takes the partial-sum bound
     from the computer's precision certificate instead of interval arithmetic (see the module
-    docstring): float32 then runs wherever the certificate proves it exact.
+    docstring): float32 then runs wherever the certificate proves it exact, and int32 where
+    interval arithmetic would need int64. ``bounds="auto"`` (the default) does so for every
+    Computer without a ``box``; ``"interval"`` keeps the plain interval bound.
     """
 
     def __init__(self, target: Computer | Network, dtype: str = "auto", *,
                  box: Sequence[tuple[int, int]] | None = None, share: bool = True,
                  fast: bool = True, chunk_bytes: int = CHUNK_BYTES,
-                 bounds: str = "interval") -> None:
+                 bounds: str = "auto") -> None:
         if isinstance(target, Computer):
             self.computer: Computer | None = target
             network = target.network
@@ -375,6 +378,8 @@ class Engine:
         self.bound = network.plan(self.box).max_partial_sum
         if bounds not in BOUNDS:
             raise ParameterError("bounds", bounds, f"one of {', '.join(BOUNDS)}")
+        if bounds == "auto":
+            bounds = "certified" if self.computer is not None and box is None else "interval"
         self.bounds = bounds
         if bounds == "certified":
             if self.computer is None or box is not None:

@@ -6,8 +6,9 @@ first two), for every profile of :data:`constructions.computer.PROFILES` and eve
 - **reference**: :meth:`verify.network.Network.forward` in the arithmetic its plan proves exact,
   the evaluation every proof replays through;
 - **sparse**: :class:`constructions.engine.Engine` in the narrowest exact integer type;
-- **float32**: the same engine in float32, only where the plan's partial-sum bound is below
-  2^24 (elsewhere it refuses, and the table says why);
+- **float32**: the same engine in float32, only where the computer's precision certificate
+  (:mod:`verify.precision`) bounds every partial sum below 2^24 (elsewhere it refuses, and the
+  table says why);
 
 it measures the build time (the computer, then the engine), microseconds per step for one
 machine, machine-steps per second for batches of 1, 64 and 1024 machines, and the peak memory
@@ -548,8 +549,9 @@ def docs_text(report: Report) -> str:
         "- Engines: `reference` is `Network.forward` in the arithmetic `Network.plan` proves "
         "exact (float32, float64 or int64), looped; `sparse` is `constructions.engine.Engine` "
         "(copy units aliased, identity layers skipped, shared partial sums, int32 or int64 "
-        "from the same bound); `float32` is that engine in float32, which refuses unless the "
-        "plan's partial-sum bound is below 2^24.",
+        "from the computer's precision certificate, `loopmlp precision`); `float32` is that "
+        "engine in float32, which refuses unless the certificate bounds every partial sum "
+        "below 2^24.",
         "- `nnz` is the network's nonzero weights; `work nnz` the weights an engine multiplies "
         "per step. `build s` builds the computer; `prepare s` compiles the engine (for the "
         "reference: computes its plan). `us/step` is one machine; `B=... steps/s` counts "

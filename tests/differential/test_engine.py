@@ -241,8 +241,14 @@ def test_float32_engine_refuses_when_the_bound_is_too_big() -> None:
     with pytest.raises(ParameterError, match=r"max_partial_sum=16777216: need a bound below "
                                              r"2\^24"):
         Engine(_big_network(1 << 24), "float32")
-    with pytest.raises(ParameterError, match="max_partial_sum"):
-        engine("paper", MachineSize(16, 16, 64), "float32")
+    # A computer's bound is its precision certificate (6 * 2^N - 3 for paper): float32 at
+    # N = 16, where interval arithmetic alone (1,591,714,083) would refuse it; refused from
+    # N = 22 on, naming the bound.
+    assert Engine(computer("paper", MachineSize(16, 16, 64)), "float32").arithmetic == "float32"
+    with pytest.raises(ParameterError, match="max_partial_sum=1591714083"):
+        Engine(computer("paper", MachineSize(16, 16, 64)), "float32", bounds="interval")
+    with pytest.raises(ParameterError, match="max_partial_sum=25165821"):
+        Engine(computer("paper", MachineSize(2, 22, 2)), "float32")
 
 
 def test_integer_arithmetic_follows_the_bound() -> None:
@@ -347,7 +353,12 @@ def test_bench_run_names_the_float32_refusal() -> None:
     comp = computer("paper", COMMON)
     x = comp.encode(bench_run.one_machine(COMMON))[None, :]
     row = bench_run.measure_engine(comp, "float32", 0.0, x, x)
-    assert row.refused is not None and "max_partial_sum=1591714083" in row.refused
+    assert row.refused is None and row.arithmetic == "float32"  # certified at N = 16
+    wide = MachineSize(8, 22, 8)
+    comp = computer("paper", wide)
+    x = comp.encode(bench_run.one_machine(wide))[None, :]
+    row = bench_run.measure_engine(comp, "float32", 0.0, x, x)
+    assert row.refused is not None and "max_partial_sum=25165821" in row.refused
     assert "below 2^24" in row.refused
     assert bench_run.cells(bench_run.Report(False), row)[3] == "refused"
 
