@@ -142,10 +142,10 @@ def cmd_bench_solvers(args: argparse.Namespace, out: IO[str], err: IO[str]) -> i
     """Measure, print one line per run (or JSON), then the table."""
     from proofs.bench import machine
     from proofs.cli import EXIT_OK, EXIT_REFUTED, _progress, version
+    from proofs.report import check_timeout
 
     widths, configs = _widths(args.bits), _configs(args.solvers)
-    if not args.timeout > 0:
-        raise ParameterError("--timeout", args.timeout, "a positive number of seconds")
+    check_timeout("--timeout", args.timeout)
     if args.gadget not in _families():
         raise ParameterError("--gadget", args.gadget, f"one of {', '.join(_families())}")
     if any(CONFIGS[c][1] == "cvc5" for c in configs):

@@ -48,6 +48,7 @@ from verify.result import Result, Verdict
 
 from .cli import EXIT_CODES, EXIT_OK, results_json, verdict_exit
 from .machine_cli import _int
+from .report import check_timeout
 
 # Every method of verify.engines except factorised (which needs the gadget's own units), plus
 # smt-bv (z3 over bit-vectors).
@@ -225,8 +226,7 @@ def _export_vnnlib(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     if not args.dtype.startswith("float"):
         raise ParameterError("dtype", args.dtype, "float32 or float64 for a VNN-LIB benchmark "
                              "(verifiers read real-valued models)")
-    if not args.timeout > 0:
-        raise ParameterError("timeout", args.timeout, "a positive number of seconds")
+    check_timeout("--timeout", args.timeout)
     if args.profile != "paper" or args.slots is not None:
         raise ParameterError("vnnlib", args.vnnlib, "gadgets only (no --profile or --slots): a "
                              "step of the computer has too many input points to enumerate")
@@ -374,6 +374,7 @@ def run_check(ob: Obligation, method: str, timeout: float) -> Result:
 
 def cmd_check(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     """Check a foreign ONNX model against a gadget obligation; exit as ``prove`` does."""
+    check_timeout("--timeout", args.timeout)
     onnx_io.require_onnx()
     g = parse_spec(args.spec, args.bits, args.words)
     ob, loaded = foreign_obligation(args.model, g)

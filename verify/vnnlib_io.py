@@ -26,7 +26,7 @@ VNN-LIB 1.0 (``declare-const X_i Real``, read by the VNN-COMP tools) and VNN-LIB
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -129,13 +129,7 @@ def to_vnnlib1(prop: Property, comment: str = "") -> str:
     lines = _header(prop, comment)
     lines += [f"(declare-const X_{i} Real)" for i in range(len(prop.inputs))]
     lines += [f"(declare-const Y_{j} Real)" for j in range(len(prop.outputs))]
-    lines.append("(assert (or")
-    for d in prop.disjuncts:
-        box = " ".join(f"(>= X_{i} {_num(v)}) (<= X_{i} {_num(v)})"
-                       for i, v in enumerate(d.point))
-        op = "<=" if d.upper else ">="
-        lines.append(f"  (and {box} ({op} Y_{d.output} {_num(d.bound)}))")
-    lines.append("))")
+    lines += _assertion(prop, lambda i: f"X_{i}", lambda j: f"Y_{j}")
     return "\n".join(lines) + "\n"
 
 
@@ -144,11 +138,19 @@ def to_vnnlib2(prop: Property, comment: str = "", dtype: str = "float64") -> str
     lines = _header(prop, comment)
     lines += ["(vnnlib-version <2.0>)", "(declare-network N",
               f"  (declare-input X {dtype} [1, {len(prop.inputs)}])",
-              f"  (declare-output Y {dtype} [1, {len(prop.outputs)}])", ")", "(assert (or"]
+              f"  (declare-output Y {dtype} [1, {len(prop.outputs)}])", ")"]
+    lines += _assertion(prop, lambda i: f"X[0,{i}]", lambda j: f"Y[0,{j}]")
+    return "\n".join(lines) + "\n"
+
+
+def _assertion(prop: Property, x: Callable[[int], str], y: Callable[[int], str]) -> list[str]:
+    """The negated spec, one ``(and point-box output-bound)`` disjunct per line; ``x`` and ``y``
+    spell the i-th input and the j-th output in the dialect at hand."""
+    lines = ["(assert (or"]
     for d in prop.disjuncts:
-        box = " ".join(f"(>= X[0,{i}] {_num(v)}) (<= X[0,{i}] {_num(v)})"
+        box = " ".join(f"(>= {x(i)} {_num(v)}) (<= {x(i)} {_num(v)})"
                        for i, v in enumerate(d.point))
         op = "<=" if d.upper else ">="
-        lines.append(f"  (and {box} ({op} Y[0,{d.output}] {_num(d.bound)}))")
+        lines.append(f"  (and {box} ({op} {y(d.output)} {_num(d.bound)}))")
     lines.append("))")
-    return "\n".join(lines) + "\n"
+    return lines
