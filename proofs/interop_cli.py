@@ -21,22 +21,10 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable
 from typing import IO, Any
 
 from constructions.computer import PROFILES, build
-from constructions.gadgets import (
-    Gadget,
-    make_add,
-    make_branch,
-    make_compare,
-    make_increment,
-    make_match,
-    make_read,
-    make_subtract,
-    make_write,
-)
-from constructions.gadgets.flag import make_flag
+from constructions.gadgets import FAMILIES, Gadget
 from constructions.subleq import MachineSize
 from verify import onnx_io, vnnlib_io
 from verify.engines import METHODS, Options, check, smt_bv
@@ -56,19 +44,8 @@ CHECK_METHODS = tuple(m for m in METHODS if m != "factorised") + ("smt-bv",)
 MANIFEST = "loopmlp-export.json"
 MAX_GADGET_BITS = 64
 DEFAULT_SIZE = MachineSize(8, 8, 16)
-GADGETS: dict[str, Callable[[int, int], Gadget]] = {
-    "match": lambda bits, words: make_match(bits),
-    "read": lambda bits, words: make_read(words, bits),
-    "write": lambda bits, words: make_write(words, bits),
-    "subtract": lambda bits, words: make_subtract(bits),
-    "add": lambda bits, words: make_add(bits),
-    "compare": lambda bits, words: make_compare(bits),
-    "flag": lambda bits, words: make_flag(bits),
-    "increment": lambda bits, words: make_increment(bits),
-    "branch": lambda bits, words: make_branch(bits),
-}
-"""Gadgets by name; ``bits`` is the word width (the address width for ``match``), ``words`` the
-memory size of ``read`` and ``write``."""
+GADGETS = FAMILIES
+"""Gadgets by name (:data:`constructions.gadgets.FAMILIES`)."""
 
 
 def gadget(name: str, bits: int, words: int = 2) -> Gadget:
