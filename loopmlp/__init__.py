@@ -1,0 +1,1 @@
+"""The loopmlp tool around the kernel: integrations such as the pytest plugin."""
