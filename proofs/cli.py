@@ -5,6 +5,8 @@ Exit codes (also in ``--help``):
   1  something was refuted
   2  usage error, bad input, or an internal error of the checker
   3  something unknown (timeout, too large) and nothing refuted
+  130  interrupted (Ctrl-C): one line, ``loopmlp: interrupted``
+  141  the reader of standard output went away (``loopmlp list | head -1``): nothing printed
 """
 
 from __future__ import annotations
@@ -19,17 +21,22 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext, redirect_stdout
 from typing import IO, Any
 
-from verify.engines import METHODS, Options
 from verify.errors import InternalError, LoopmlpError
-from verify.files import check_replaceable
+from verify.files import check_replaceable, write_file
 from verify.result import Result, Verdict, combine, summary
 
 EXIT_OK, EXIT_REFUTED, EXIT_USAGE, EXIT_UNKNOWN = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130
+"""Ctrl-C: 128 + SIGINT, what a shell reports for a command the signal stopped."""
+EXIT_PIPE = 141
+"""Standard output closed early: 128 + SIGPIPE, what a shell reports for ``yes | head -1``."""
 EXIT_CODES = """exit codes:
   0  all proved (or success)
   1  something refuted
   2  usage error, malformed input, or internal error
-  3  something unknown and nothing refuted"""
+  3  something unknown and nothing refuted
+  130  interrupted (Ctrl-C)
+  141  standard output closed early (e.g. piped into head): ends quietly"""
 
 
 def version() -> str:
@@ -107,6 +114,7 @@ def _distributed(args: argparse.Namespace, ex: Any, names: list[str]) -> Iterato
     """With ``--distribute obligations``: the entries' results, in order, each run whole on a
     worker and its counterexample replayed again here; else None."""
     from proofs.registry import replayed_here, run_named
+    from verify.engines import Options
 
     if getattr(args, "distribute", "blocks") != "obligations":
         return None
@@ -120,18 +128,23 @@ def cmd_prove(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     """Run the registered obligations and print one line each, then a summary."""
     from proofs.registry import all_entries, run_entry, select
     from proofs.report import check_timeout
+    from verify.engines import Options
 
     check_timeout("--timeout", args.timeout)
+    junit = getattr(args, "junit", None)
+    if args.json == "-" and junit == "-":
+        raise _UsageError("--json - and --junit -: only one of them can go to standard output")
     if args.json and args.json != "-":
         check_replaceable(args.json, JSON_MARKER, "results file")
-    if getattr(args, "junit", None):
-        check_replaceable(args.junit, JUNIT_MARKER, "JUnit file")
+    if junit and junit != "-":
+        check_replaceable(junit, JUNIT_MARKER, "JUnit file")
     entries = select(all_entries(), args.only, args.all)
     if not entries:
         raise _UsageError(f"--only {' '.join(args.only or [])!r}: no obligation matches")
-    json_to_stdout = args.json == "-"
-    quiet = args.quiet or json_to_stdout
-    lines = err if json_to_stdout else out
+    # A document on standard output keeps it to itself: the lines go to stderr.
+    doc_to_stdout = args.json == "-" or junit == "-"
+    quiet = args.quiet or doc_to_stdout
+    lines = err if doc_to_stdout else out
     results: list[Result] = []
     t0 = time.perf_counter()
     with _executor(args) as ex, _progress(not quiet, err) as bar:
@@ -154,7 +167,7 @@ def cmd_prove(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
                 bar.remove_task(sub)
                 bar.advance(task)
             if not quiet or r.verdict is not Verdict.PROVED:
-                if not json_to_stdout or not args.quiet:
+                if not doc_to_stdout or not args.quiet:
                     print(r.line(), file=lines, flush=True)
     seconds = time.perf_counter() - t0
     s = summary(results)
@@ -166,10 +179,14 @@ def cmd_prove(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     doc = results_json(results, seconds)
     if args.json:
         _write_json(args.json, doc, out)
-    if getattr(args, "junit", None):
+    if junit == "-":
+        from proofs.report import junit_xml
+
+        out.write(junit_xml(results))
+    elif junit:
         from proofs.report import write_junit
 
-        write_junit(args.junit, results)
+        write_junit(junit, results)
     return verdict_exit(combine(results))
 
 
@@ -198,15 +215,11 @@ JUNIT_MARKER = b'<testsuites name="loopmlp"'
 
 
 def _write_json(path: str, doc: dict[str, Any], out: IO[str]) -> None:
-    text = json.dumps(doc, indent=2)
+    text = json.dumps(doc, indent=2) + "\n"
     if path == "-":
-        out.write(text + "\n")
-        return
-    try:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
-    except OSError as e:
-        raise LoopmlpError(f"{path}: cannot write ({e.strerror})") from None
+        out.write(text)
+    else:
+        write_file(path, text)
 
 
 def cmd_list(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
@@ -223,6 +236,10 @@ Handler = Callable[[argparse.Namespace, IO[str], IO[str]], int]
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (subcommands register their handler as ``func``)."""
+    # The engines (numpy, scipy) load here, not when the module is imported, so that the console
+    # script is inside main's handlers (Ctrl-C, a closed pipe) a fraction of a second after start.
+    from verify.engines import METHODS
+
     p = _Parser(prog="loopmlp", description="Exact verification of looped ReLU-MLP computers.",
                 epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"loopmlp {version()}")
@@ -238,7 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--timeout", type=float, default=60.0, metavar="S",
                     help="seconds per obligation for the solver (default 60)")
     pr.add_argument("--json", metavar="FILE", help="write results as JSON ('-' for stdout)")
-    pr.add_argument("--junit", metavar="FILE", help="write results as JUnit XML")
+    pr.add_argument("--junit", metavar="FILE",
+                    help="write results as JUnit XML ('-' for stdout)")
     pr.add_argument("--all", action="store_true", help="include the slow obligations")
     pr.add_argument("--quiet", action="store_true", help="print only what is not proved")
     pr.add_argument("--solver", choices=("z3", "cvc5"), default="z3",
@@ -277,7 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
 # ``func`` has the signature ``(args, out, err) -> exit code``.
 COMMAND_MODULES = ("proofs.machine_cli", "proofs.report", "proofs.bench", "proofs.bench_run",
                    "proofs.import_cli", "proofs.interop_cli", "proofs.bench_solvers",
-                   "proofs.precision", "proofs.bench_long")
+                   "proofs.precision", "proofs.bench_long", "proofs.giannou_cli",
+                   "proofs.lang_cli")
 
 
 def main(argv: Sequence[str] | None = None, out: IO[str] | None = None,
@@ -285,6 +304,15 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None,
     """Entry point: parse, dispatch, and map every error to a documented exit code."""
     out = out or sys.stdout
     err = err or sys.stderr
+    try:
+        return _dispatch(argv, out, err)
+    except BrokenPipeError:  # the reader went away: end quietly, as other command-line tools do
+        return EXIT_PIPE
+    except KeyboardInterrupt:  # a second Ctrl-C while the first was being reported
+        return EXIT_INTERRUPTED
+
+
+def _dispatch(argv: Sequence[str] | None, out: IO[str], err: IO[str]) -> int:
     try:
         parser = build_parser()
         with redirect_stdout(out):  # --help and --version write to the given stream
@@ -300,8 +328,10 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None,
         print(f"loopmlp: error: {e}", file=err)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("loopmlp: interrupted", file=err)
-        return EXIT_USAGE
+        print("loopmlp: interrupted", file=err, flush=True)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        raise
     except Exception as e:  # noqa: BLE001 - the promise is: no traceback, exit 2
         if os.environ.get("LOOPMLP_DEBUG"):
             raise
@@ -311,5 +341,24 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None,
 
 
 def entry_point() -> None:
-    """Console script."""
-    sys.exit(main())
+    """Console script: :func:`main`, then standard output flushed here, where a reader that went
+    away (exit 141) or a late Ctrl-C (exit 130) still ends the process quietly."""
+    try:
+        code = main()
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except BrokenPipeError:
+        code = EXIT_PIPE
+    except KeyboardInterrupt:
+        print("loopmlp: interrupted", file=sys.stderr, flush=True)
+        code = EXIT_INTERRUPTED
+    if code == EXIT_PIPE:
+        # Whatever is still buffered for the closed pipe goes nowhere, instead of failing again
+        # (with a message) when the interpreter flushes at exit.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (AttributeError, OSError, ValueError):  # no standard output to silence
+            pass
+    sys.exit(code)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 from typing import IO, Any
 
 from constructions import giannou
 from verify.errors import LoopmlpError
+from verify.files import write_file
 
 from .cli import EXIT_OK
 
@@ -24,7 +23,11 @@ def add_commands(sub: Any) -> None:
         "(a commands file with header 'a,b,c' and a memory file with header 'mem', indices "
         "are columns of their scratchpad | memory | commands layout) into .sq assembly.",
         epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--giannou", nargs=2, required=True, metavar=("CMDS.csv", "MEM.csv"),
+    p.add_argument("--giannou-network", metavar="FILE.npz",
+                   help="instead: check a looped Transformer saved from their code (arrays "
+                   "L<i>.Q/K/V/W1/b1/W2/b2, scalars lam, s, m, n, logn, N, optional X0) and "
+                   "describe it")
+    p.add_argument("--giannou", nargs=2, metavar=("CMDS.csv", "MEM.csv"),
                    help="the commands and the initial memory")
     p.add_argument("-o", "--output", metavar="OUT.sq", help="write here (default: stdout)")
     p.add_argument("--force", action="store_true", help="overwrite OUT.sq if it exists")
@@ -42,6 +45,15 @@ def add_commands(sub: Any) -> None:
 def cmd_import(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     """Convert, assemble the result as a check, then write it (never over an existing file
     unless ``--force``)."""
+    if args.giannou_network is not None:
+        if args.giannou is not None:
+            raise LoopmlpError("--giannou and --giannou-network: give one of them")
+        from .giannou_cli import import_network
+
+        return import_network(args.giannou_network, False, out)
+    if args.giannou is None:
+        raise LoopmlpError("import: need --giannou CMDS.csv MEM.csv or --giannou-network "
+                           "FILE.npz")
     cmds, mem = args.giannou
     target = None
     if args.output is not None:
@@ -66,21 +78,6 @@ def cmd_import(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 
 def _write(target: Path, text: str, force: bool) -> None:
     """Write ``text`` to ``target`` whole or not at all: a new file is created exclusively
-    (so a file that appears meanwhile is not overwritten), a forced one is replaced by rename."""
-    try:
-        if not force:
-            with target.open("x", encoding="utf-8") as f:
-                f.write(text)
-            return
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except FileExistsError:
-        raise LoopmlpError(f"{target}: already exists; pass --force to overwrite it") from None
-    except OSError as e:
-        raise LoopmlpError(f"{target}: cannot write ({e.strerror or e})") from None
+    (so a file that appears meanwhile is not overwritten), a forced one is replaced by rename
+    (:func:`verify.files.write_file`)."""
+    write_file(target, text, exclusive=not force)

@@ -26,9 +26,10 @@ from typing import IO, Any
 from constructions.computer import PROFILES, build
 from constructions.gadgets import FAMILIES, Gadget
 from constructions.subleq import MachineSize
-from verify import onnx_io, vnnlib_io
+from verify import onnx_check, onnx_io, vnnlib_io
 from verify.engines import METHODS, Options, check, smt_bv
 from verify.errors import InputError, LoopmlpError, ParameterError
+from verify.files import OutputDir
 from verify.layout import Layout
 from verify.network import Network
 from verify.obligation import Obligation
@@ -42,20 +43,31 @@ from .report import check_timeout
 # smt-bv (z3 over bit-vectors).
 CHECK_METHODS = tuple(m for m in METHODS if m != "factorised") + ("smt-bv",)
 MANIFEST = "loopmlp-export.json"
+VNNLIB_DIR = OutputDir(
+    MANIFEST, re.compile(r"onnx/[\w.\-]+\.onnx|vnnlib/[\w.\-]+\.vnnlib|instances\.csv"),
+    "`loopmlp export --vnnlib`", "remove it, choose another directory or pass --force",
+    fresh_only=True)
+"""The directory of ``export --vnnlib``: a non-empty one is written into only when it holds the
+manifest of an earlier export (or with ``--force``); see :class:`verify.files.OutputDir`."""
 MAX_GADGET_BITS = 64
 DEFAULT_SIZE = MachineSize(8, 8, 16)
 GADGETS = FAMILIES
 """Gadgets by name (:data:`constructions.gadgets.FAMILIES`)."""
 
 
-def gadget(name: str, bits: int, words: int = 2) -> Gadget:
-    """The gadget ``name`` at the given sizes; a bad name or size is a ParameterError."""
+def check_gadget(name: str, bits: int, words: int = 2) -> None:
+    """Refuse a gadget name or size out of range, before anything is built."""
     if name not in GADGETS:
         raise ParameterError("gadget", name, f"one of {', '.join(GADGETS)}")
     if not 1 <= bits <= MAX_GADGET_BITS:
         raise ParameterError("bits", bits, f"an integer from 1 to {MAX_GADGET_BITS}")
     if name in ("read", "write") and (words < 2 or words & (words - 1) or words > 1 << 16):
         raise ParameterError("words", words, "a power of two from 2 to 65536")
+
+
+def gadget(name: str, bits: int, words: int = 2) -> Gadget:
+    """The gadget ``name`` at the given sizes; a bad name or size is a ParameterError."""
+    check_gadget(name, bits, words)
     try:
         return GADGETS[name](bits, words)
     except (ValueError, AssertionError) as e:
@@ -64,8 +76,53 @@ def gadget(name: str, bits: int, words: int = 2) -> Gadget:
         raise ParameterError("bits", bits, f"a size the {name} gadget accepts ({e})") from None
 
 
-def parse_spec(text: str, bits: int | None, words: int | None) -> Gadget:
-    """``NAME`` with ``--bits``/``--words``, or an obligation name ``gadget/NAME[bits=N,...]``."""
+@dataclasses.dataclass(frozen=True)
+class GadgetSize:
+    """A gadget's size computed from its sizes without building it: inputs, outputs and the
+    width of each layer (``tests/interop/test_onnx_export.py`` holds it to the built gadgets)."""
+
+    inputs: int
+    outputs: int
+    widths: tuple[int, ...]
+
+    @property
+    def units(self) -> int:
+        """Units over all layers (building takes about 0.1 ms per unit)."""
+        return sum(self.widths)
+
+    @property
+    def dense(self) -> int:
+        """Numbers of a dense export: every layer's weight matrix and bias."""
+        total, n_in = 0, self.inputs
+        for w in self.widths:
+            total += n_in * w + w
+            n_in = w
+        return total
+
+
+def gadget_size(name: str, bits: int, words: int = 2) -> GadgetSize:
+    """The size of ``gadget(name, bits, words)``, from the constructions' formulas."""
+    check_gadget(name, bits, words)
+    n, m = bits, max(words, 2).bit_length() - 1
+    mn = words * bits
+    table = {
+        "match": (n + 1, 1 << n, (1 << n,)),
+        "read": (m + mn, n, (mn, n)),
+        "write": (m + n + mn, mn, (3 * mn, mn)),
+        "subtract": (2 * n, n, (6 * n, n)),
+        "add": (2 * n, n, (6 * n, n)),
+        "compare": (n, 1, (2, 1)),
+        "flag": (2 * n, 1, (9, 1)),
+        "increment": (n, n, (4 * n, n)),
+        "branch": (2 * n + 1, n, (2 * n, n)),
+    }
+    i, o, w = table[name]
+    return GadgetSize(i, o, w)
+
+
+def parse_spec_sizes(text: str, bits: int | None, words: int | None) -> tuple[str, int, int]:
+    """``(name, bits, words)`` from ``NAME`` with ``--bits``/``--words``, or from an obligation
+    name ``gadget/NAME[bits=N,...]``, validated and nothing built."""
     m = re.fullmatch(r"(?:gadget/)?([a-z_]+)(?:\[([^\]]*)\])?", text.strip())
     if m is None:
         raise ParameterError("spec", text, f"a gadget name ({', '.join(GADGETS)}) or an "
@@ -86,7 +143,14 @@ def parse_spec(text: str, bits: int | None, words: int | None) -> Gadget:
     b = given.get("bits", bits)
     if b is None:
         raise ParameterError("bits", None, f"--bits N for the {name} gadget")
-    return gadget(name, b, given.get("words", words if words is not None else 2))
+    w = given.get("words", words if words is not None else 2)
+    check_gadget(name, b, w)
+    return name, b, w
+
+
+def parse_spec(text: str, bits: int | None, words: int | None) -> Gadget:
+    """The gadget named by ``text`` (see :func:`parse_spec_sizes`)."""
+    return gadget(*parse_spec_sizes(text, bits, words))
 
 
 def _box(ob: Obligation, net: Network) -> list[tuple[int, int]]:
@@ -101,6 +165,12 @@ def add_commands(sub: Any) -> None:
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     where = e.add_mutually_exclusive_group(required=True)
     where.add_argument("--onnx", metavar="FILE", help="write one ONNX model")
+    where.add_argument("--giannou-network", metavar="FILE.npz",
+                       help="write the looped-Transformer reconstruction of --program in the "
+                       ".npz form of Giannou et al.'s layers (see docs/giannou.md)")
+    e.add_argument("--program", metavar="P.sq", help="the program (with --giannou-network)")
+    e.add_argument("--lam", type=float, default=100.0, metavar="L",
+                   help="softmax temperature (with --giannou-network, default 100)")
     where.add_argument("--vnnlib", metavar="DIR",
                        help="write ONNX models, VNN-LIB properties and instances.csv for gadgets")
     e.add_argument("--profile", choices=PROFILES, default="paper",
@@ -140,13 +210,6 @@ def add_commands(sub: Any) -> None:
     c.set_defaults(func=cmd_check)
 
 
-def _gadget_args(args: argparse.Namespace, default_bits: int | None) -> Gadget:
-    bits = args.bits if args.bits is not None else default_bits
-    if bits is None:
-        raise ParameterError("bits", None, f"--bits N for the {args.gadget} gadget")
-    return gadget(args.gadget, bits, args.words if args.words is not None else 2)
-
-
 def gadget_model(g: Gadget, dtype: str, batch: int | str = 1) -> Any:
     """The ONNX model of a gadget, exact in ``dtype`` over its domain."""
     ob = g.obligation()
@@ -169,22 +232,58 @@ def computer_model(profile: str, size: MachineSize, dtype: str, batch: int | str
             {"words": size.words, "bits": size.bits, "slots": size.slots})})
 
 
+PROFILE_LAYERS = {"paper": 23, "paper-minimal": 14, "compact": 5}
+"""Layers of each profile's step network (ReLU and affine)."""
+
+
+def computer_dense_floor(profile: str, size: MachineSize) -> int:
+    """A lower bound on the dense weights of a step network, computed without building it:
+    every layer reads the whole state (copies carry it) and writes at least as many
+    coordinates, so each holds at least ``state width ** 2`` weights."""
+    width = size.words * size.bits + size.slots * size.ins_bits + size.pc_bits
+    return PROFILE_LAYERS.get(profile, 1) * width * width
+
+
 def cmd_export(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     """Write an ONNX model (``--onnx``) or a VNN-LIB benchmark directory (``--vnnlib``)."""
+    if args.giannou_network is not None:
+        from .giannou_cli import export_network
+
+        if args.program is None:
+            raise ParameterError("--program", None, "a .sq program for --giannou-network")
+        return export_network(args.giannou_network, args.program, args.lam, 0.1, args.bits,
+                              args.force, out)
     onnx_io.require_onnx()
     batch: int | str = "batch" if args.dynamic_batch else 1
     if args.vnnlib is not None:
         return _export_vnnlib(args, out, err)
+    onnx_io.check_target(args.onnx, args.force)  # before anything is built
     if args.gadget is not None:
         if args.slots is not None:
             raise ParameterError("slots", args.slots, "no --slots with --gadget")
-        g = _gadget_args(args, None)
+        bits = args.bits
+        if bits is None:
+            raise ParameterError("bits", None, f"--bits N for the {args.gadget} gadget")
+        words = args.words if args.words is not None else 2
+        dense = gadget_size(args.gadget, bits, words).dense
+        if dense > onnx_io.MAX_DENSE:
+            raise ParameterError("gadget", args.gadget, f"a size whose ONNX export holds at most "
+                                 f"{onnx_io.MAX_DENSE:,} dense weights; at bits={bits}, "
+                                 f"words={words} it would hold about {dense:,} (estimated "
+                                 "before building)")
+        g = gadget(args.gadget, bits, words)
         model = gadget_model(g, args.dtype, batch)
         what = g.obligation_name
     else:
         size = MachineSize(DEFAULT_SIZE.words if args.words is None else args.words,
                            DEFAULT_SIZE.bits if args.bits is None else args.bits,
                            DEFAULT_SIZE.slots if args.slots is None else args.slots)
+        dense = computer_dense_floor(args.profile, size)
+        if dense > onnx_io.MAX_DENSE:
+            raise ParameterError("size", f"words={size.words}, bits={size.bits}, slots="
+                                 f"{size.slots}", f"a machine whose ONNX export holds at most "
+                                 f"{onnx_io.MAX_DENSE:,} dense weights; the {args.profile} step "
+                                 f"would hold at least {dense:,} (estimated before building)")
         model = computer_model(args.profile, size, args.dtype, batch)
         what = model.graph.name
     onnx_io.save(model, args.onnx, force=args.force)
@@ -207,6 +306,7 @@ def _export_vnnlib(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     if args.profile != "paper" or args.slots is not None:
         raise ParameterError("vnnlib", args.vnnlib, "gadgets only (no --profile or --slots): a "
                              "step of the computer has too many input points to enumerate")
+    VNNLIB_DIR.check(args.vnnlib, [], args.force)  # before any work; the write checks again
     names = [args.gadget] if args.gadget else list(GADGETS)
     bits = args.bits if args.bits is not None else 2
     words = args.words if args.words is not None else 2
@@ -237,10 +337,8 @@ def _export_vnnlib(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows(rows)
     files["instances.csv"] = buf.getvalue().encode()
-    manifest = {"tool": "loopmlp", "files": sorted(files), "skipped": skipped,
-                "vnnlib_version": args.vnnlib_version, "dtype": args.dtype}
-    files[MANIFEST] = (json.dumps(manifest, indent=2) + "\n").encode()
-    _write_dir(args.vnnlib, files, args.force)
+    _write_dir(args.vnnlib, files, args.force, {
+        "skipped": skipped, "vnnlib_version": args.vnnlib_version, "dtype": args.dtype})
     print(f"{args.vnnlib}: {len(rows)} instances (VNN-LIB {args.vnnlib_version}.0, "
           f"{args.dtype}) and instances.csv", file=out)
     for s in skipped:
@@ -248,48 +346,46 @@ def _export_vnnlib(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     return EXIT_OK
 
 
-def _write_dir(root: str, files: dict[str, bytes], force: bool) -> None:
-    """Write the files under ``root``; refuse a non-empty directory loopmlp did not write."""
-    if os.path.exists(root) and not os.path.isdir(root):
-        raise InputError(root, None, "exists and is not a directory")
-    if os.path.isdir(root) and os.listdir(root) and not force:
-        if not os.path.isfile(os.path.join(root, MANIFEST)):
-            raise InputError(root, None, "is a non-empty directory loopmlp did not write; use "
-                             "--force to write into it")
-    stale = sorted(set(_manifest_files(root)) - set(files))
-    try:
-        for sub in ("onnx", "vnnlib"):
-            os.makedirs(os.path.join(root, sub), exist_ok=True)
-    except OSError as e:
-        raise InputError(root, None, f"cannot create ({e.strerror})") from None
-    for rel, data in files.items():
-        onnx_io.write_bytes(os.path.join(root, rel), data)
-    for rel in stale:
-        try:
-            os.remove(os.path.join(root, rel))
-        except OSError:
-            pass
-
-
-def _manifest_files(root: str) -> list[str]:
-    """The files an earlier export into ``root`` wrote (plain relative paths only)."""
-    try:
-        with open(os.path.join(root, MANIFEST), encoding="utf-8") as f:
-            listed = json.load(f).get("files", [])
-    except (OSError, ValueError, AttributeError):
-        return []
-    return [p for p in listed if isinstance(p, str) and re.fullmatch(
-        r"(onnx|vnnlib)/[\w.\-]+\.(onnx|vnnlib)|instances\.csv", p)]
+def _write_dir(root: str, files: dict[str, bytes], force: bool,
+               meta: dict[str, Any]) -> None:
+    """Write the files under ``root`` and record them, with their SHA-256 and ``meta``, in
+    :data:`MANIFEST` (:data:`VNNLIB_DIR` says what is refused and what is removed)."""
+    VNNLIB_DIR.write(root, files, force, meta)
 
 
 # --------------------------------------------------------------------------- check
-def foreign_obligation(path: str, g: Gadget) -> tuple[Obligation, onnx_io.Loaded]:
+CHECK_MAX_UNITS = 1 << 15
+"""Largest gadget ``check`` builds as a spec, in units (estimated first: about 3 s to build)."""
+
+
+def spec_label(name: str, bits: int, words: int = 2) -> str:
+    """The obligation name of ``gadget(name, bits, words)``, without building it."""
+    if name == "match":
+        return f"gadget/match[addr={bits}]"
+    if name in ("read", "write"):
+        return f"gadget/{name}[words={words},bits={bits}]"
+    return f"gadget/{name}[bits={bits}]"
+
+
+def check_spec(name: str, bits: int, words: int = 2) -> GadgetSize:
+    """The spec's size, refused with the estimate when it is too large to build for a check."""
+    size = gadget_size(name, bits, words)
+    if size.units > CHECK_MAX_UNITS:
+        raise ParameterError("spec", spec_label(name, bits, words),
+                             f"a gadget of at most {CHECK_MAX_UNITS:,} units to check against; "
+                             f"this one would have about {size.units:,} units and "
+                             f"{size.inputs:,} inputs (estimated before building)")
+    return size
+
+
+def foreign_obligation(path: str, g: Gadget, loaded: onnx_io.Loaded | None = None
+                       ) -> tuple[Obligation, onnx_io.Loaded]:
     """The gadget's obligation with the network of the ONNX model at ``path`` in its place.
 
     Coordinates are matched by the names in the model's metadata when it has them, else by
     position in the gadget's input and output order (the order ``export --gadget`` writes).
     """
-    loaded = onnx_io.load(path)
+    loaded = loaded if loaded is not None else onnx_io.load(path)
     ob = g.obligation()
     net = loaded.network
     want_in, want_out = ob.network.inputs.names, ob.network.outputs.names
@@ -350,33 +446,38 @@ def run_check(ob: Obligation, method: str, timeout: float) -> Result:
 
 
 def cmd_check(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
-    """Check a foreign ONNX model against a gadget obligation; exit as ``prove`` does."""
+    """Check a foreign ONNX model against a gadget obligation; exit as ``prove`` does.
+
+    Everything cheap is validated first (the timeout, the spec's name and sizes, the model's
+    path, the spec's size estimated without building it, the model's input count), so a bad
+    argument never waits for a build. The verdict is about what the file computes in its own
+    element type (:mod:`verify.onnx_check`)."""
     check_timeout("--timeout", args.timeout)
     onnx_io.require_onnx()
-    g = parse_spec(args.spec, args.bits, args.words)
-    ob, loaded = foreign_obligation(args.model, g)
+    name, bits, words = parse_spec_sizes(args.spec, args.bits, args.words)
+    onnx_io.check_path(args.model)
+    size = check_spec(name, bits, words)
+    loaded = onnx_io.load(args.model, inputs=size.inputs, spec=spec_label(name, bits, words))
+    ob, loaded = foreign_obligation(args.model, gadget(name, bits, words), loaded)
     t0 = time.perf_counter()
-    r = run_check(ob, args.method, args.timeout)
+    checked = onnx_check.check_model(args.model, ob, loaded,
+                                     lambda o: run_check(o, args.method, args.timeout))
+    r = checked.result
     seconds = time.perf_counter() - t0
-    bound = onnx_io.exact_bound(ob.network, _box(ob, ob.network))
-    exact = loaded.dtype in onnx_io.DTYPES and bound < onnx_io.DTYPES[loaded.dtype]
-    note = None
-    if loaded.dtype.startswith("float") and not exact:
-        note = (f"note: the model is {loaded.dtype}, which is not exact for it (a partial sum "
-                f"or weight reaches {bound}); the verdict is about its exact integer semantics")
     x = None
     if r.counterexample is not None:
         x = [int(r.counterexample.inputs[n]) for n in ob.network.inputs]
     if args.json:
         doc = results_json([r], seconds)
+        ex = checked.exactness
         doc["model"] = {"path": args.model, "dtype": loaded.dtype, "named": loaded.named,
-                        "input": loaded.input_name, "exact_bound": bound,
-                        "dtype_exact": exact, "counterexample_input": x}
+                        "input": loaded.input_name, "exact_bound": ex.bound,
+                        "dtype_exact": ex.exact, "exactness": ex.to_json(),
+                        "reference": checked.reference,
+                        "reference_points": checked.confirmed, "counterexample_input": x}
         out.write(json.dumps(doc, indent=2) + "\n")
     else:
         print(r.line(), file=out)
         if x is not None:
             print(f"  {loaded.input_name} = {x}", file=out)
-        if note:
-            print(note, file=err)
     return verdict_exit(r.verdict)

@@ -87,7 +87,8 @@ def add_commands(sub: Any) -> None:
 
     r = sub.add_parser("run", help="run a .sq program on the looped network", epilog=EXIT_CODES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    r.add_argument("file", metavar="FILE.sq")
+    r.add_argument("file", metavar="FILE.sq", nargs="?",
+                   help="the program (optional with --giannou-network when the file holds X0)")
     r.add_argument("--profile", choices=PROFILES, default="paper")
     _sizes(r)
     r.add_argument("--max-steps", type=_int, default=100_000, metavar="S")
@@ -95,6 +96,12 @@ def add_commands(sub: Any) -> None:
     r.add_argument("--check", action="store_true",
                    help="run the reference interpreter alongside and compare every step")
     r.add_argument("--json", action="store_true", help="print the result as JSON")
+    r.add_argument("--giannou-network", metavar="FILE.npz",
+                   help="run a looped Transformer saved from Giannou et al.'s code instead "
+                   "(see docs/giannou.md; --dtype, --lam, --max-subtract apply)")
+    from .giannou_cli import add_run_options
+
+    add_run_options(r)
     r.set_defaults(func=cmd_run)
 
     i = sub.add_parser("info", help="layers, widths and weights of a profile")
@@ -110,6 +117,13 @@ def _labels(program: asm.Program) -> dict[str, int]:
 
 def cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     """Assemble, build, loop; exit 1 when --check finds a disagreement."""
+    if args.giannou_network is not None:
+        from .giannou_cli import run_network as run_giannou
+
+        args.program = args.file
+        return run_giannou(args, out, args.giannou_network)
+    if args.file is None:
+        raise ParameterError("FILE.sq", None, "a program to run (or --giannou-network)")
     # Every limit is checked before the network is built or a state is stored.
     check_steps(args.max_steps)
     program = asm.load(args.file, words=args.words, bits=args.bits, slots=args.slots)

@@ -1,7 +1,9 @@
 """The registry of obligations: every proof the project claims, by name.
 
 Each proofs module exposes ``entries() -> list[Entry]``; :func:`all_entries` gathers them in a
-fixed order. An entry is lazy: nothing is built until it runs, so listing is instant.
+fixed order. An entry is lazy: nothing is built until it runs, so listing is instant. A module
+that cannot be imported is an error, never a silently shorter list: a proof run that skipped
+its obligations would report them neither proved nor missing.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from verify.obligation import Obligation
 from verify.result import Result, Verdict
 from verify.solvers import recording
 
-MODULES = ("proofs.kernel", "proofs.gadgets", "proofs.computer", "proofs.precision")
+MODULES = ("proofs.kernel", "proofs.gadgets", "proofs.computer", "proofs.precision",
+           "proofs.giannou", "proofs.fwp")
 
 
 @dataclass(frozen=True)
@@ -53,10 +56,9 @@ def all_entries() -> list[Entry]:
     for mod in MODULES:
         try:
             module = importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            if e.name == mod:
-                continue
-            raise
+        except Exception as e:  # noqa: BLE001 - whatever broke it, the list would be short
+            raise LoopmlpError(f"registry: the obligation module {mod} cannot be imported "
+                               f"({type(e).__name__}: {e})") from None
         for entry in module.entries():
             if entry.name in seen:
                 raise LoopmlpError(f"registry: obligation {entry.name!r} registered twice")

@@ -10,9 +10,10 @@ written by ``prove --json``, and writes into one directory:
 - ``results.json``: exactly the ``prove --json`` document;
 - ``junit.xml``: one testcase per obligation, for CI dashboards.
 
-It never overwrites a file it did not write: the directory keeps a manifest,
-:data:`MANIFEST`, listing the files the report wrote there, and a target that exists but is not
-listed is refused before anything is written.
+It never overwrites or removes a file it did not write: the directory keeps a manifest,
+:data:`MANIFEST`, with the SHA-256 of every file the report wrote there, and a target that
+exists with any other content (or is not a regular file, or lies beyond a link) is refused
+before anything is written (:class:`verify.files.OutputDir`).
 
 ``replay NAME --at 'DA=3,DB=5'`` rebuilds a registered obligation and evaluates one input
 through the exact forward pass and the spec: a refuted obligation's counterexample, pasted from a
@@ -35,7 +36,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from verify.errors import InputError, LoopmlpError, ParameterError
-from verify.files import read_text
+from verify.files import OutputDir, read_text, write_file
 from verify.layout import bit_names
 from verify.obligation import Obligation
 from verify.result import Counterexample, Result, Verdict, combine, summary
@@ -54,8 +55,10 @@ from .report_content import (
 
 MANIFEST = ".loopmlp-report"
 REPORT_FILES = ("index.html", "report.md", "results.json", "junit.xml")
-_MANIFEST_HEAD = ("# Files written here by `loopmlp report`, which overwrites only the files "
-                  "listed below.")
+REPORT_DIR = OutputDir(
+    MANIFEST, re.compile("|".join(re.escape(n) for n in REPORT_FILES + PICTURE_NAMES)),
+    "`loopmlp report`", "remove it or choose another --out")
+"""The report directory: the files a report writes, recorded with their SHA-256 in MANIFEST."""
 VERDICT_LABELS = tuple(v.label for v in Verdict)
 
 
@@ -116,18 +119,8 @@ def junit_xml(results: Sequence[Result], seconds: float | None = None,
 
 def write_junit(path: str | os.PathLike[str], results: Sequence[Result],
                 seconds: float | None = None) -> None:
-    """Write :func:`junit_xml` to ``path`` (used by ``prove --junit`` and by ``report``)."""
-    _write(Path(path), junit_xml(results, seconds))
-
-
-def _write(path: Path, content: str | bytes) -> None:
-    try:
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content, encoding="utf-8")
-    except OSError as e:
-        raise LoopmlpError(f"{path}: cannot write ({e.strerror})") from None
+    """Write :func:`junit_xml` to ``path`` (used by ``prove --junit``), whole or not at all."""
+    write_file(path, junit_xml(results, seconds))
 
 
 # --------------------------------------------------------------------------- results files
@@ -381,7 +374,7 @@ def cmd_replay(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 
     ob = build_obligation(args.name)
     point = point_of(ob, parse_at(args.at))
-    if not bool(ob.domain.accept(point)):
+    if not ob.domain.contains(point):
         raise ParameterError("--at", args.at, f"an input in the domain of {ob.name} "
                              f"({ob.domain.describe()})")
     cex = replay(ob, point)
@@ -398,80 +391,20 @@ def cmd_replay(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 
 
 # --------------------------------------------------------------------------- the directory
-def _read_manifest(directory: Path) -> set[str]:
-    path = directory / MANIFEST
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        return set()
-    except (OSError, UnicodeDecodeError) as e:
-        raise LoopmlpError(f"{path}: cannot read the report manifest ({e})") from None
-    # Only plain file names directly in the directory count: nothing outside it is ever touched.
-    return {n.strip() for n in lines
-            if n.strip() and not n.startswith("#") and "/" not in n and "\\" not in n
-            and n.strip() not in (".", "..", MANIFEST)}
-
-
-def _check_targets(directory: Path, names: Sequence[str], ours: set[str]) -> None:
-    for n in names:
-        p = directory / n
-        if os.path.lexists(p) and (n not in ours or p.is_symlink() or not p.is_file()):
-            raise LoopmlpError(
-                f"{p}: exists and was not written by `loopmlp report` (not listed in "
-                f"{directory / MANIFEST}); remove it or choose another --out")
-
-
-def check_report_dir(directory: Path, names: Sequence[str]) -> set[str]:
-    """The files the manifest of ``directory`` lists; refuses a target the report did not write.
-
-    A missing directory is fine (it will be created); a path that is not a directory is not.
-    """
-    if os.path.lexists(directory) and not directory.is_dir():
-        raise LoopmlpError(f"{directory}: exists and is not a directory")
-    for parent in directory.parents:  # the nearest existing ancestor must be a directory
-        if os.path.lexists(parent):
-            if not parent.is_dir():
-                raise LoopmlpError(f"{directory}: cannot create directory ({parent} is not a "
-                                   "directory)")
-            break
-    manifest = directory / MANIFEST
-    if os.path.lexists(manifest) and (manifest.is_symlink() or not manifest.is_file()):
-        raise LoopmlpError(f"{manifest}: not a regular file")
-    ours = _read_manifest(directory)
-    _check_targets(directory, names, ours)
-    return ours
+def check_report_dir(directory: Path, names: Sequence[str]) -> None:
+    """Refuse, before any work, a directory the report could not write ``names`` into: see
+    :class:`verify.files.OutputDir` (a missing directory is fine: it will be created)."""
+    REPORT_DIR.check(directory, names)
 
 
 def write_report_files(directory: Path, files: Mapping[str, str | bytes]) -> list[Path]:
     """Write ``files`` (name -> content) into ``directory``, never over a file it did not write.
 
-    Every target is checked before anything is written. Files the manifest lists from an earlier
-    report that this one does not write are removed, so the directory holds one report.
+    Every target is checked before anything is written. Files the manifest records from an
+    earlier report that this one does not write are removed while their content is what the
+    report wrote, so the directory holds one report.
     """
-    ours = check_report_dir(directory, list(files))
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise LoopmlpError(f"{directory}: cannot create directory ({e.strerror})") from None
-    manifest = directory / MANIFEST
-
-    def record(names: set[str]) -> None:
-        _write(manifest, "\n".join([_MANIFEST_HEAD, *sorted(names)]) + "\n")
-
-    # Record first (old and new), so an interrupted run never leaves an unlisted file.
-    record(ours | set(files))
-    written = []
-    for name, content in files.items():
-        _write(directory / name, content)
-        written.append(directory / name)
-    # Only names a report can write are removed: a manifest copied or edited by hand never
-    # makes the report delete anything else.
-    for stale in sorted((ours - set(files)) & set(REPORT_FILES + PICTURE_NAMES)):
-        p = directory / stale
-        if p.is_file() and not p.is_symlink():
-            p.unlink()
-    record(set(files))
-    return written
+    return [Path(p) for p in REPORT_DIR.write(directory, files)]
 
 
 # --------------------------------------------------------------------------- the command
@@ -595,8 +528,9 @@ def add_commands(sub: Any) -> None:
         "report", help="write an HTML and Markdown correctness report, results.json and "
         "junit.xml", description="Run the obligations (as `prove` does) or read a results "
         "file, and write index.html (self-contained), report.md, results.json, junit.xml and "
-        f"the pictures into a directory. Files not listed in DIR/{MANIFEST} are never "
-        "overwritten. The exit code is that of the results.", epilog=EXIT_CODES,
+        f"the pictures into a directory. A file is overwritten or removed only while its "
+        f"SHA-256 is the one DIR/{MANIFEST} records (a file the report wrote). The exit code "
+        "is that of the results.", epilog=EXIT_CODES,
         formatter_class=fmt)
     rp.add_argument("--out", metavar="DIR", default="reports",
                     help="directory to write into (default: reports)")

@@ -35,7 +35,7 @@ def _factors(domain: Any) -> list[Any]:
 
 
 def _rest_domain(domain: Any, control: set[str]) -> Any:
-    parts = []
+    parts: list[Any] = []
     for f in _factors(domain):
         if isinstance(f, IntRange):
             if f.name not in control:
@@ -70,7 +70,10 @@ def _reduced(net: Network, values: Mapping[str, int], rest: tuple[str, ...],
             lo[r] += min(v * a, v * b)
             hi[r] += max(v * a, v * b)
             keep_entries.append((r, name, v))
-    alive = [r for r in range(n_out) if not (first.relu and hi[r] <= 0)]
+    # A unit whose bound is <= 0 outputs 0 and is dropped, unless it is an output of the
+    # network itself (a one-layer network): those stay, to be compared with the spec.
+    prune = first.relu and len(net.layers) > 1
+    alive = [r for r in range(n_out) if not (prune and hi[r] <= 0)]
     dead = n_out - len(alive)
     out_names = [first.outputs.names[r] for r in alive]
     new_in = Layout(rest)
@@ -104,8 +107,8 @@ def casesplit(ob: Obligation, control: tuple[str, ...], opts: Options = Options(
     cases = 0
     dead_total = 0
     n_cases = 1
-    for r in ranges:
-        n_cases *= len(r)
+    for rng in ranges:
+        n_cases *= len(rng)
     # Each case asks every solver in turn (two under cross-check), each with the time left.
     solvers = 2 if opts.cross_check else 1
     deadline = t0 + opts.timeout * max(1, len(ranges)) * solvers

@@ -8,8 +8,14 @@ A domain is a finite set of assignments to named integer coordinates. Every doma
 - give its bounding box (``box``) for the interval bounds of exact evaluation,
 - where it can, split into an inner and an outer domain over disjoint coordinates (``split``), so
   an engine can work on the product structure instead of on decoded rows,
-- state itself to z3 (``z3_constraints``), and
-- give a hypothesis strategy over its members (``strategy``).
+- state itself to z3 (``z3_constraints``),
+- give a hypothesis strategy over its members (``strategy``),
+- decide membership of one point exactly, on Python ints (``contains``), and
+- bound every value its membership test computes (``term_bound``), so a bit-vector encoding of
+  its constraints can be given a width in which nothing wraps.
+
+Every value is exact at any size: members beyond int64 decode to Python ints (object arrays),
+never to wrapped int64.
 
 A :class:`Constrained` domain keeps the box of its base and filters members by a predicate
 written against :mod:`verify.ops`, so the same predicate runs on numpy batches and on z3 terms.
@@ -26,6 +32,18 @@ import numpy as np
 
 from .errors import ParameterError
 from .layout import bit_names
+
+# Values in this range decode to int64 rows; anything wider decodes to Python ints.
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
+def _distinct(names: tuple[str, ...]) -> None:
+    """Refuse a coordinate named twice: its two columns could hold different values."""
+    if not names:
+        raise ParameterError("names", names, "at least one coordinate")
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise ParameterError("names", dup, "distinct coordinate names")
 
 
 class Domain:
@@ -51,8 +69,22 @@ class Domain:
         raise NotImplementedError
 
     def accept(self, values: Mapping[str, Any]) -> Any:
-        """Predicate over a batch (or z3 terms); True everywhere unless constrained."""
+        """Predicate over a batch (or z3 terms); True everywhere unless constrained.
+
+        Only the enumeration relies on it, on rows that :meth:`decode` made: it does not test
+        the box or a one-hot shape. :meth:`contains` decides membership of any point."""
         return True
+
+    def contains(self, point: Mapping[str, int]) -> bool:
+        """Whether ``point`` (Python ints by name) is a member: the box, the shape (one-hot)
+        and every predicate, decided exactly."""
+        raise NotImplementedError
+
+    def term_bound(self) -> int | None:
+        """The largest magnitude of any value that :meth:`z3_constraints` and :meth:`accept`
+        compute over the box (coordinates, one-hot sums, a predicate's intermediates), or None
+        when no bound can be given (a predicate that cannot run on intervals)."""
+        return None
 
     def words(self) -> dict[str, tuple[str, ...]]:
         """Groups of coordinates that read as one unsigned word (LSB first), for display."""
@@ -84,12 +116,17 @@ class Bits(Domain):
     names: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        if not self.names:
-            raise ParameterError("names", self.names, "at least one coordinate")
+        _distinct(self.names)
 
     @property
     def count(self) -> int:
         return 1 << len(self.names)
+
+    def contains(self, point: Mapping[str, int]) -> bool:
+        return all(point[n] in (0, 1) for n in self.names)
+
+    def term_bound(self) -> int:
+        return 1
 
     def decode(self, idx: np.ndarray) -> np.ndarray:
         shifts = np.arange(len(self.names), dtype=np.int64)
@@ -139,12 +176,18 @@ class OneHot(Domain):
     names: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        if not self.names:
-            raise ParameterError("names", self.names, "at least one coordinate")
+        _distinct(self.names)
 
     @property
     def count(self) -> int:
         return len(self.names)
+
+    def contains(self, point: Mapping[str, int]) -> bool:
+        return (all(point[n] in (0, 1) for n in self.names)
+                and sum(point[n] for n in self.names) == 1)
+
+    def term_bound(self) -> int:
+        return len(self.names)  # the sum of the coordinates
 
     def decode(self, idx: np.ndarray) -> np.ndarray:
         return (idx[:, None] == np.arange(len(self.names))[None, :]).astype(np.int64)
@@ -156,7 +199,10 @@ class OneHot(Domain):
         import z3
 
         cs = [z3.Or(v[n] == 0, v[n] == 1) for n in self.names]
-        return cs + [z3.Sum(*[v[n] for n in self.names]) == 1]
+        terms = [v[n] for n in self.names]
+        # One term is no sum: z3 would print it as a one-argument (+ x), which SMT-LIB (and
+        # cvc5) refuses.
+        return cs + [(terms[0] if len(terms) == 1 else z3.Sum(*terms)) == 1]
 
     def strategy(self) -> Any:
         from hypothesis import strategies as st
@@ -177,6 +223,11 @@ class IntRange(Domain):
     names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
+        for what in ("lo", "hi"):
+            value = getattr(self, what)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ParameterError(what, value, "an integer")
+            object.__setattr__(self, what, int(value))
         if self.hi < self.lo:
             raise ParameterError("hi", self.hi, f"hi >= lo = {self.lo}")
         object.__setattr__(self, "names", (self.name,))
@@ -186,7 +237,17 @@ class IntRange(Domain):
         return self.hi - self.lo + 1
 
     def decode(self, idx: np.ndarray) -> np.ndarray:
-        return (idx + self.lo)[:, None]
+        """``lo + idx``: int64 when the whole range fits it (then no sum can wrap), else
+        Python ints."""
+        if _INT64_MIN <= self.lo and self.hi <= _INT64_MAX:
+            return (np.asarray(idx, dtype=np.int64) + np.int64(self.lo))[:, None]
+        return (np.asarray(idx).astype(object) + self.lo)[:, None]
+
+    def contains(self, point: Mapping[str, int]) -> bool:
+        return bool(self.lo <= point[self.name] <= self.hi)
+
+    def term_bound(self) -> int:
+        return max(abs(self.lo), abs(self.hi))
 
     def box(self) -> list[tuple[int, int]]:
         return [(self.lo, self.hi)]
@@ -208,6 +269,8 @@ class Product(Domain):
     names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
+        if not self.factors:
+            raise ParameterError("factors", self.factors, "at least one factor")
         names: list[str] = []
         for f in self.factors:
             names.extend(f.names)
@@ -225,12 +288,25 @@ class Product(Domain):
 
     def decode(self, idx: np.ndarray) -> np.ndarray:
         cols = []
-        rest = idx
+        rest = np.asarray(idx)
         for f in self.factors:
             c = f.count
+            if c > _INT64_MAX:  # every index is below c: this factor takes all of it
+                cols.append(f.decode(rest))
+                rest = np.zeros_like(rest)
+                continue
             cols.append(f.decode(rest % c))
             rest = rest // c
+        if any(col.dtype == object for col in cols):
+            cols = [col.astype(object) for col in cols]
         return np.concatenate(cols, axis=1)
+
+    def contains(self, point: Mapping[str, int]) -> bool:
+        return all(f.contains(point) for f in self.factors)
+
+    def term_bound(self) -> int | None:
+        bounds = [f.term_bound() for f in self.factors]
+        return None if any(b is None for b in bounds) else max(b for b in bounds if b is not None)
 
     def box(self) -> list[tuple[int, int]]:
         return [b for f in self.factors for b in f.box()]
@@ -314,6 +390,25 @@ class Constrained(Domain):
 
     def z3_constraints(self, v: Mapping[str, Any]) -> list[Any]:
         return self.base.z3_constraints(v) + [self.predicate(v)]
+
+    def contains(self, point: Mapping[str, int]) -> bool:
+        return self.base.contains(point) and bool(self.predicate(point))
+
+    def term_bound(self) -> int | None:
+        """The base's bound and every intermediate value of an interval run of the predicate
+        over the box (see :mod:`verify.interval`)."""
+        from .interval import Interval, Tracker
+
+        base = self.base.term_bound()
+        if base is None:
+            return None
+        tracker = Tracker()
+        try:
+            self.predicate({n: Interval(lo, hi, tracker)
+                            for n, (lo, hi) in zip(self.names, self.box())})
+        except Exception:  # noqa: BLE001 - any failure means no bound is claimed
+            return None
+        return max(base, tracker.max_abs)
 
     def strategy(self) -> Any:
         return self.base.strategy().filter(lambda d: bool(self.predicate(d)))

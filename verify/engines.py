@@ -66,21 +66,56 @@ class Options:
 def replay(ob: Obligation, inputs: Mapping[str, int]) -> Counterexample | None:
     """Re-run one input through the exact forward pass and the spec on Python ints.
 
-    Returns the counterexample when they differ (and the input lies in the domain), else None.
+    Returns the counterexample when they differ, else None. Every engine's points come from the
+    domain, so a point outside it (a coordinate off its box, a one-hot with two ones, a
+    predicate that fails: :meth:`Domain.contains`) means the engine is wrong: that is an
+    :class:`InternalError`, never a counterexample.
     """
-    point = {n: int(inputs[n]) for n in ob.network.inputs}
-    if not bool(ob.domain.accept(point)):
-        return None
+    point = {n: _exact(ob, n, inputs.get(n)) for n in ob.network.inputs}
+    if not ob.domain.contains(point):
+        raise InternalError(
+            f"{ob.name}: the point {point} lies outside the domain ({ob.domain.describe()}); "
+            "an engine that reports it is wrong, so it is no counterexample")
     net = ob.network.forward_exact(point)
     want = ob.spec(point)
     diff_net: dict[str, int] = {}
     diff_spec: dict[str, int] = {}
     for o in ob.checked_outputs:
-        if int(net[o]) != int(want[o]):
-            diff_net[o], diff_spec[o] = int(net[o]), int(want[o])
+        expected = spec_value(ob, o, want[o])
+        if int(net[o]) != expected:
+            diff_net[o], diff_spec[o] = int(net[o]), expected
     if not diff_net:
         return None
     return Counterexample(point, diff_net, diff_spec, ob.domain.words())
+
+
+def _exact(ob: Obligation, name: str, value: Any) -> int:
+    """One coordinate of a point as a Python int (a missing or non-integral one is a bug)."""
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    raise InternalError(f"{ob.name}: the point gives {name}={value!r}, not an integer; "
+                        "this is a bug in the checker")
+
+
+def spec_value(ob: Obligation, output: str, value: Any) -> int:
+    """The spec's value for one output on one point, as a Python int; a spec that gives
+    anything but an integer (a float would be compared only approximately) is refused."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:  # a 0-d result of np.where
+        value = value.item()
+    if isinstance(value, (int, np.integer)):  # bool is an int
+        return int(value)
+    raise ParameterError(f"spec of {ob.name}", f"{output}={value!r}",
+                         "an integer value for every output (a spec is exact)")
+
+
+def _spec_array(ob: Obligation, output: str, value: Any) -> np.ndarray:
+    """The spec's values for one output over a batch; a float or complex array is refused
+    (numpy would compare it with the network's integers approximately)."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuO":
+        raise ParameterError(f"spec of {ob.name}", f"{output} of dtype {arr.dtype}",
+                             "integer values for every output (a spec is exact)")
+    return arr
 
 
 def _confirmed(ob: Obligation, inputs: Mapping[str, int], engine: str) -> Counterexample:
@@ -157,11 +192,10 @@ class _BatchBlocks:
         self.ob, self.plan, self.chunk = ob, plan, chunk
         self.count = -(-dom.count // chunk)
         self.order = np.array([dom.names.index(n) for n in net.inputs], dtype=np.int64)
-        # The spec runs on int64 columns only when an interval run of it shows no intermediate
-        # value can reach 2^62; otherwise on Python ints (object arrays), so it can never wrap
-        # silently.
-        bound = spec_bound(ob)
-        self.spec_dtype = np.int64 if bound is not None and bound < INT64_SAFE else object
+        # The spec and the predicate run on narrow integer columns only when interval runs of
+        # both bound every intermediate value; otherwise on Python ints (object arrays), so
+        # they can never wrap silently.
+        self.cdtype = _column_dtype(ob)
         self.out_idx = net.outputs.indices(ob.checked_outputs)
 
     def rows(self, b: int) -> np.ndarray:
@@ -175,13 +209,20 @@ class _BatchBlocks:
         if self.plan.arithmetic == "python":
             x = x.astype(object)
         y = ob.network.forward(x, self.plan.arithmetic)
-        srows = rows if self.spec_dtype is np.int64 else rows.astype(object)
-        cols = {n: srows[:, i] for i, n in enumerate(dom.names)}
-        want = ob.spec(cols)
-        bad = np.zeros(len(rows), dtype=bool)
-        for k, o in zip(self.out_idx, ob.checked_outputs):
-            bad |= np.asarray(y[:, k] != np.asarray(want[o]), dtype=bool)
-        bad &= np.broadcast_to(np.asarray(dom.accept(cols), dtype=bool), bad.shape)
+        if self.cdtype is None:
+            cols = {n: rows[:, i] for i, n in enumerate(dom.names)}
+            bad = _pointwise(ob, cols, [y[:, k] for k in self.out_idx])
+        else:
+            srows = rows.astype(self.cdtype)  # a copy: the spec cannot change the rows
+            srows.flags.writeable = False
+            cols = {n: srows[:, i] for i, n in enumerate(dom.names)}
+            with _batches(self.cdtype):
+                want = ob.spec(cols)
+                member = dom.accept(cols)
+            bad = np.zeros(len(rows), dtype=bool)
+            for k, o in zip(self.out_idx, ob.checked_outputs):
+                bad |= np.asarray(y[:, k] != _spec_array(ob, o, want[o]), dtype=bool)
+            bad &= np.broadcast_to(np.asarray(member, dtype=bool), bad.shape)
         if not bad.any():
             return len(rows), -1, None
         i = int(np.flatnonzero(bad)[0])
@@ -229,7 +270,8 @@ class _SplitBlocks:
         inner_rows = inner.decode(np.arange(n_inner, dtype=np.int64))
         self.evaluator = SplitEvaluator(net, plan, inner.names, inner_rows, outer.names)
         self.cdtype = _column_dtype(ob)
-        self.tiled = {n: np.tile(inner_rows[:, j].astype(self.cdtype), per)
+        self.col_dtype = np.int64 if self.cdtype is None else self.cdtype
+        self.tiled = {n: np.tile(inner_rows[:, j].astype(self.col_dtype), per)
                       for j, n in enumerate(inner.names)}
         for col in self.tiled.values():
             col.flags.writeable = False  # shared by every block: a spec may not write to it
@@ -242,8 +284,9 @@ class _SplitBlocks:
             if name in self.tiled:
                 cols[name] = self.tiled[name][:n]
             else:  # each outer value n_inner times (a broadcast copy beats np.repeat)
-                col = np.empty((len(outer_rows), self.n_inner), dtype=self.cdtype)
+                col = np.empty((len(outer_rows), self.n_inner), dtype=self.col_dtype)
                 col[:] = outer_rows[:, self.outer_pos[name], None]
+                col.flags.writeable = False
                 cols[name] = col.reshape(n)
         return cols
 
@@ -258,13 +301,17 @@ class _SplitBlocks:
         if b in (0, self.count - 1):
             _check_split(dom, cols, lo * self.n_inner, n)
         y = self.evaluator.block(outer_rows)
-        want = ob.spec(cols)
-        bad = np.zeros(n, dtype=bool)
-        for k, o in zip(self.out_idx, ob.checked_outputs):
-            np.logical_or(bad, np.not_equal(y[k], want[o]), out=bad)
-        member = dom.accept(cols)
-        if member is not True:
-            bad &= np.broadcast_to(np.asarray(member, dtype=bool), bad.shape)
+        if self.cdtype is None:
+            bad = _pointwise(ob, cols, [y[k] for k in self.out_idx])
+        else:
+            with _batches(self.cdtype):
+                want = ob.spec(cols)
+                member = dom.accept(cols)
+            bad = np.zeros(n, dtype=bool)
+            for k, o in zip(self.out_idx, ob.checked_outputs):
+                np.logical_or(bad, np.not_equal(y[k], _spec_array(ob, o, want[o])), out=bad)
+            if member is not True:
+                bad &= np.broadcast_to(np.asarray(member, dtype=bool), bad.shape)
         if not bad.any():
             return n, -1, None
         i = int(bad.argmax())
@@ -377,39 +424,62 @@ def _in_order(work: Callable[[int], Any], count: int,
 
 
 def _column_dtype(ob: Obligation) -> Any:
-    """The narrowest integer type for the columns the spec and the domain's predicate run on:
-    an interval run of both bounds every intermediate value. Without a bound for the spec,
-    Python ints (object arrays); without one for the predicate, int64 as the batch path."""
+    """How the spec and the domain's predicate run on a block of points.
+
+    A numpy integer type (the narrowest that holds every intermediate value that interval runs
+    of both bound), ``object`` (batches of Python ints, for bounds beyond int64, or for a spec
+    that declares itself exact on such batches: :attr:`Obligation.batch_exact`), or None: no
+    bound, so they run point by point on Python ints, as :func:`replay` does. A numpy batch
+    of Python ints is not enough there: a spec outside :mod:`verify.ops` (a condition used as
+    a number, a numpy call) can make int64 arrays from it, and those wrap.
+    """
     bound = spec_bound(ob)
-    if bound is None:
-        return object
-    member = _accept_bound(ob.domain)
+    member = ob.domain.term_bound()
     if member is None:
-        return np.int64 if bound < INT64_SAFE else object
+        return None
+    if bound is None:
+        return object if ob.batch_exact else None
     name = narrowest_int(max(bound, member))
     return np.dtype(name) if name is not None else object
 
 
-def _accept_bound(dom: Domain) -> int | None:
-    """Largest magnitude of any intermediate value of the domain's predicate over its box, or
-    None when the predicate cannot run on intervals."""
-    from .interval import Interval, Tracker
+def _batches(dtype: Any) -> Any:
+    """The context a spec runs in on columns of ``dtype``: on Python-int (object) columns,
+    :func:`verify.ops.python_int_batches`, so the arrays ops makes are Python ints too."""
+    from contextlib import nullcontext
 
-    tracker = Tracker()
-    try:
-        dom.accept({n: Interval(lo, hi, tracker) for n, (lo, hi) in zip(dom.names, dom.box())})
-    except (TypeError, ValueError, AttributeError):
-        return None
-    return tracker.max_abs
+    from .ops import python_int_batches
+
+    return python_int_batches() if dtype is object else nullcontext()
 
 
-INT64_SAFE = 1 << 62
+def _pointwise(ob: Obligation, cols: Mapping[str, np.ndarray],
+               net: list[np.ndarray]) -> np.ndarray:
+    """Which points of a block are counterexamples, decided one point at a time on Python
+    ints (the domain's membership and the spec, as :func:`replay` evaluates them); ``net``
+    holds the network's column of each checked output."""
+    dom = ob.domain
+    n = len(net[0]) if net else 0
+    bad = np.zeros(n, dtype=bool)
+    for i in range(n):
+        point = {name: int(cols[name][i]) for name in dom.names}
+        if not dom.contains(point):
+            continue
+        want = ob.spec(point)
+        bad[i] = any(int(col[i]) != spec_value(ob, o, want[o])
+                     for col, o in zip(net, ob.checked_outputs))
+    return bad
 
 
 def spec_bound(ob: Obligation) -> int | None:
     """Largest magnitude of any intermediate value of the spec over the domain's box, or None
-    when the spec cannot run on intervals (then no bound is claimed)."""
-    from .interval import Interval, Tracker
+    when the spec cannot run on intervals (then no bound is claimed).
+
+    Every operation of :mod:`verify.interval` records its operands and result on one tracker,
+    the plain-integer branches of ``ops.ite`` included; a spec that steps outside those
+    operations (``%``, ``//``, floats, numpy calls) raises there, and gets no bound.
+    """
+    from .interval import IBool, Interval, Tracker
 
     tracker = Tracker()
     box = dict(zip(ob.domain.names, ob.domain.box()))
@@ -417,8 +487,13 @@ def spec_bound(ob: Obligation) -> int | None:
         want = ob.spec({n: Interval(lo, hi, tracker) for n, (lo, hi) in box.items()})
         for o in ob.checked_outputs:
             w = want[o]
-            tracker.see(*((w.lo, w.hi) if isinstance(w, Interval) else (int(w),)))
-    except (TypeError, ValueError, AttributeError):
+            if isinstance(w, Interval):
+                tracker.see(w.lo, w.hi)
+            elif isinstance(w, IBool):
+                tracker.see(1)
+            else:
+                tracker.see(spec_value(ob, o, w))
+    except Exception:  # noqa: BLE001 - any failure means no bound is claimed
         return None
     return tracker.max_abs
 
@@ -463,32 +538,43 @@ def _smt_result(ob: Obligation, d: Decision, t0: float, theory: str, **details: 
     return _done(ob, Verdict.UNKNOWN, method, 0, total, t0, reason, **details)
 
 
-def bv_width(ob: Obligation) -> int:
-    """A bit-vector width in which neither the network nor the spec can wrap on the domain.
+def bv_width(ob: Obligation) -> int | None:
+    """A bit-vector width in which no term of the query can wrap on the domain's box, or None
+    when some term has no bound (then the query is asked over the integers).
 
-    The network's bound is the largest partial sum over the domain's box (interval arithmetic);
-    the spec's is the largest magnitude of any intermediate value of an interval run of it.
-    One bit for the sign and one of head-room on top.
+    The query holds the network (its largest partial sum over the box, by interval
+    arithmetic), the spec (every intermediate value of an interval run of it) and the domain's
+    constraints (the box, one-hot sums, every intermediate value of its predicates:
+    :meth:`Domain.term_bound`). One bit for the sign and one of head-room on top.
     """
     box = dict(zip(ob.domain.names, ob.domain.box()))
     plan = ob.network.plan([box[n] for n in ob.network.inputs])
-    bound = spec_bound(ob)
-    if bound is None:
-        raise ParameterError("spec", ob.name, "a spec written with verify.ops (interval-evaluable)"
-                             " for a bit-vector encoding")
-    return max(plan.max_partial_sum, bound).bit_length() + 2
+    bounds = (plan.max_partial_sum, spec_bound(ob), ob.domain.term_bound())
+    return width_for(*bounds)
+
+
+def width_for(*bounds: int | None) -> int | None:
+    """The bit-vector width for terms of the given magnitudes (None: some term unbounded)."""
+    if any(b is None for b in bounds):
+        return None
+    return max(int(b) for b in bounds if b is not None).bit_length() + 2
 
 
 def smt_bv(ob: Obligation, opts: Options = Options()) -> Result:
     """Like :func:`smt` but over bit-vectors of a width that provably cannot wrap.
 
     Faster than integers wherever the spec reads bits (shifts and masks instead of div/mod).
-    Only box domains and their products are encoded here: other constraints go to :func:`smt`.
+    The box is stated as signed bounds, the rest of the domain by its own constraints. When
+    :func:`bv_width` finds no bound for some term, the same query is asked over the integers.
     """
     import z3
 
     t0 = time.perf_counter()
     width = bv_width(ob)
+    if width is None:
+        r = smt(ob, opts)
+        return replace(r, details={**r.details, "theory": "integers (no bit-vector width "
+                                                          "bounds every term)"})
     ctx = z3.Context()
     v = {n: z3.BitVec(n, width, ctx) for n in ob.network.inputs}
     net = ob.network.forward_z3(v)
@@ -521,7 +607,7 @@ def _extra_constraints(domain: Any, v: Mapping[str, Any]) -> list[Any]:
 def sampled(ob: Obligation, opts: Options = Options()) -> Result:
     """Search for a counterexample with hypothesis. Can refute; never proves."""
     from hypothesis import HealthCheck, find, settings
-    from hypothesis.errors import NoSuchExample
+    from hypothesis.errors import NoSuchExample, Unsatisfiable
     from hypothesis.reporting import with_reporter
 
     t0 = time.perf_counter()
@@ -546,7 +632,7 @@ def sampled(ob: Obligation, opts: Options = Options()) -> Result:
     try:
         with with_reporter(lambda *_: None):  # hypothesis would print a seed on the timeout
             point = find(ob.domain.strategy(), differs, settings=cfg)
-    except NoSuchExample:
+    except (NoSuchExample, Unsatisfiable):  # Unsatisfiable: a predicate no sample passes
         return _done(ob, Verdict.UNKNOWN, "sampled", min(seen, ob.domain.count), ob.domain.count,
                      t0, f"no counterexample in {seen} samples; sampling never proves")
     except _OutOfTimeError:
@@ -556,8 +642,8 @@ def sampled(ob: Obligation, opts: Options = Options()) -> Result:
                          f"counterexample in {seen} samples; sampling never proves")
         point = found[-1]  # the timeout came while shrinking a counterexample already found
     cex = _confirmed(ob, point, "sampled")
-    return _done(ob, Verdict.REFUTED, "sampled", seen, ob.domain.count, t0,
-                 "counterexample found", cex)
+    return _done(ob, Verdict.REFUTED, "sampled", min(seen, ob.domain.count), ob.domain.count,
+                 t0, "counterexample found", cex)
 
 
 # --------------------------------------------------------------------------- dispatch

@@ -14,8 +14,13 @@ independent steps, per output group g:
    by the SMT solver over one integer per form otherwise.
 3. **Spec lemma.** ``H(F(x))_g == spec(x)_g`` for every x of the domain: a statement about the
    specs alone, proved by the SMT solver over bit-vectors whose width is chosen by interval
-   evaluation of both specs so that no intermediate value can wrap (a bit-vector proof is then
-   an integer proof).
+   evaluation of both specs and of the domain's constraints so that no intermediate value can
+   wrap (a bit-vector proof is then an integer proof); over the integers when some term has no
+   interval bound.
+
+A group that no form reaches has constant outputs on both sides; step 2 is then one exact
+comparison of the two constants. Outputs that the declared groups leave out are checked as
+groups of their own, so every checked output goes through all three steps.
 
 Every SMT query goes through :func:`verify.solvers.decide`: z3, cvc5, or both under
 ``Options.cross_check``.
@@ -35,8 +40,17 @@ from typing import Any
 import sympy
 
 from .domains import IntRange, product
-from .engines import Options, _done, _extra_constraints, exhaustive, replay, smt_bv
-from .errors import InternalError
+from .engines import (
+    Options,
+    _done,
+    _extra_constraints,
+    exhaustive,
+    replay,
+    smt_bv,
+    spec_value,
+    width_for,
+)
+from .errors import InternalError, LoopmlpError
 from .interval import Interval, Tracker
 from .layout import Layout
 from .network import Layer, Network
@@ -174,11 +188,11 @@ def _reduce(net: Network, group: tuple[str, ...], forms: tuple[Form, ...],
             rows[uname] = ({f"form:{extra.name}": 1}, first.bias[r])
             continue
         a, c = got
-        for k in a:
-            used[k] = next(f for f in forms if f.name == k)
-        rows[uname] = ({f"form:{k}": v for k, v in a.items()}, c)
-    for k in also:
-        used[k] = next(f for f in forms if f.name == k)
+        for fname in a:
+            used[fname] = next(f for f in forms if f.name == fname)
+        rows[uname] = ({f"form:{fname}": v for fname, v in a.items()}, c)
+    for name in also:
+        used[name] = next(f for f in forms if f.name == name)
     fl = tuple(sorted(used.values(), key=lambda f: f.name))
     cur = Layout([f"form:{f.name}" for f in fl])
     layers: list[Layer] = []
@@ -199,12 +213,15 @@ def _reduce(net: Network, group: tuple[str, ...], forms: tuple[Form, ...],
 
 
 def _bv_inputs(ob: Obligation, box: Mapping[str, tuple[int, int]],
-               width: int) -> tuple[Any, dict[str, Any], list[Any]]:
-    """A fresh z3 context, one bit-vector per input, the constraints putting them in the
-    domain."""
+               width: int | None) -> tuple[Any, dict[str, Any], list[Any]]:
+    """A fresh z3 context, one bit-vector per input (an integer when ``width`` is None), the
+    constraints putting them in the domain."""
     import z3
 
     ctx = z3.Context()
+    if width is None:
+        iv = {n: z3.Int(n, ctx) for n in ob.network.inputs}
+        return ctx, iv, list(ob.domain.z3_constraints(iv))
     v = {n: z3.BitVec(n, width, ctx) for n in ob.network.inputs}
     query: list[Any] = []
     for n, (lo, hi) in box.items():
@@ -215,7 +232,8 @@ def _bv_inputs(ob: Obligation, box: Mapping[str, tuple[int, int]],
 
 def _direct_group(ob: Obligation, red: _Reduced, form_spec: Any,
                   box: Mapping[str, tuple[int, int]], opts: Options) -> tuple[str, Any]:
-    """Decide G(F(x)) == H(F(x)) over every input x of the domain (bit-vectors)."""
+    """Decide G(F(x)) == H(F(x)) over every input x of the domain (bit-vectors of a width that
+    bounds the forms, the reduced network, H and the domain's constraints; else integers)."""
     import z3
 
     tracker = Tracker()
@@ -227,14 +245,15 @@ def _direct_group(ob: Obligation, red: _Reduced, form_spec: Any,
     ranges = [_form_range(f, box) for f in red.forms]
     plan = red.network.plan(ranges)
     tracker.see(plan.max_partial_sum)
+    bound: int | None
     try:
         ih = form_spec({k: _form_value(f, iv) for k, f in all_forms.items()})
         for o in red.group:
-            val = ih[o]
-            tracker.see(*((val.lo, val.hi) if isinstance(val, Interval) else (int(val),)))
-    except (TypeError, ValueError, AttributeError):
-        return "unknown", "form spec cannot run on intervals"
-    width = tracker.max_abs.bit_length() + 2
+            _see(tracker, ob, o, ih[o])
+        bound = tracker.max_abs
+    except Exception:  # noqa: BLE001 - no interval bound: ask over the integers
+        bound = None
+    width = width_for(bound, ob.domain.term_bound())
     ctx, v, query = _bv_inputs(ob, box, width)
     fv = {k: _form_value(f, v) for k, f in all_forms.items()}
     g = red.network.forward_z3({f"form:{f.name}": fv[f.name] for f in red.forms})
@@ -250,6 +269,18 @@ def _direct_group(ob: Obligation, red: _Reduced, form_spec: Any,
             return "refuted", cex
         return "unknown", f"the form spec differs from the spec at {dict(d.model)}"
     return "unknown", d.describe()
+
+
+def _see(tracker: Tracker, ob: Obligation, output: str, value: Any) -> None:
+    """Record one output of an interval run (an interval, a condition, or a plain integer)."""
+    from .interval import IBool
+
+    if isinstance(value, Interval):
+        tracker.see(value.lo, value.hi)
+    elif isinstance(value, IBool):
+        tracker.see(1)
+    else:
+        tracker.see(spec_value(ob, output, value))
 
 
 def _preimage(ob: Obligation, forms: tuple[Form, ...], values: Mapping[str, int],
@@ -308,22 +339,25 @@ def _form_range(form: Form, box: Mapping[str, tuple[int, int]]) -> tuple[int, in
 
 
 def _lemma(ob: Obligation, box: Mapping[str, tuple[int, int]], opts: Options) -> tuple[str, Any]:
-    """Prove spec(x) == H(F(x)) on the domain over bit-vectors of a width that cannot wrap."""
+    """Prove spec(x) == H(F(x)) on the domain over bit-vectors of a width that cannot wrap
+    (every term of both specs and of the domain's constraints bounded), else over integers."""
     import z3
 
     fz = ob.factorisation
     assert fz is not None
     tracker = Tracker()
     iv = {n: Interval(lo, hi, tracker) for n, (lo, hi) in box.items()}
-    ispec = ob.spec(iv)
-    iform = fz.form_spec({f.name: _form_value(f, iv) for f in fz.forms})
-    for o in ob.checked_outputs:
-        for val in (ispec[o], iform[o]):
-            if isinstance(val, Interval):
-                tracker.see(val.lo, val.hi)
-            else:
-                tracker.see(int(val))
-    width = tracker.max_abs.bit_length() + 2
+    bound: int | None
+    try:
+        ispec = ob.spec(iv)
+        iform = fz.form_spec({f.name: _form_value(f, iv) for f in fz.forms})
+        for o in ob.checked_outputs:
+            for val in (ispec[o], iform[o]):
+                _see(tracker, ob, o, val)
+        bound = tracker.max_abs
+    except Exception:  # noqa: BLE001 - no interval bound: ask over the integers
+        bound = None
+    width = width_for(bound, ob.domain.term_bound())
     ctx, v, query = _bv_inputs(ob, box, width)
     want = ob.spec(v)
     got = fz.form_spec({f.name: _form_value(f, v) for f in fz.forms})
@@ -332,16 +366,56 @@ def _lemma(ob: Obligation, box: Mapping[str, tuple[int, int]], opts: Options) ->
     d = decide(query, v, what=f"{ob.name}: spec lemma", timeout=opts.timeout,
                solvers=opts.solvers)
     if d.status == "unsat":
-        return "proved", width
+        return "proved", width if width is not None else "integers"
     if d.status == "sat" and d.model is not None:
         return "sat", dict(d.model)
     return "unknown", d.describe()
 
 
-def _as_bv(x: Any, width: int, ctx: Any) -> Any:
+def _as_bv(x: Any, width: int | None, ctx: Any) -> Any:
+    """A plain integer as a z3 constant of the query's sort (an integer when ``width`` is
+    None)."""
     import z3
 
-    return x if z3.is_expr(x) else z3.BitVecVal(int(x), width, ctx)
+    if z3.is_expr(x):
+        return x
+    return z3.IntVal(int(x), ctx) if width is None else z3.BitVecVal(int(x), width, ctx)
+
+
+def _reduced_check(sub: Obligation, red: _Reduced, ranges: list[tuple[int, int]],
+                   opts: Options) -> Result:
+    """Step 2 for one group: the reduced network against the form spec on the box of form
+    values (enumerated, by affine pieces, or by the solver)."""
+    t0 = time.perf_counter()
+    if any(f.name.startswith("unit:") for f in red.forms):
+        # The factorisation does not fit this group: it is decided over real inputs.
+        return _done(sub, Verdict.UNKNOWN, "direct", 0, sub.domain.count, t0,
+                     "a unit outside the declared forms")
+    r = None
+    if sub.domain.count <= ENUMERATE_LIMIT:
+        r = exhaustive(sub, Options(chunk=opts.chunk))
+    elif len(red.forms) == 1:
+        r = _piecewise(sub, ranges[0])
+    if r is None:
+        r = smt_bv(sub, replace(opts, method="smt", timeout=min(opts.timeout, BOX_TIMEOUT),
+                                progress=None))
+    return r
+
+
+def _constant_group(ob: Obligation, red: _Reduced, want: Mapping[str, Any],
+                    opts: Options) -> tuple[Verdict, str, Any] | None:
+    """Compare a constant group's network outputs with the form spec's constants: None when
+    equal, else the verdict (refuted at a point of the domain, which replays; unknown when no
+    point shows the difference through the spec itself)."""
+    got = red.network.forward_exact({})
+    if all(int(got[o]) == spec_value(ob, o, want[o]) for o in red.group):
+        return None
+    point = _preimage(ob, (), {}, opts)  # any member: the group's outputs are constant
+    cex = replay(ob, point) if point is not None else None
+    if cex is not None:
+        return Verdict.REFUTED, "counterexample found", cex
+    return (Verdict.UNKNOWN, f"group {red.group[0]}: the network's constant outputs "
+            f"{ {o: int(got[o]) for o in red.group} } differ from the form spec's", None)
 
 
 def _piecewise(sub: Obligation, rng: tuple[int, int]) -> Result | None:
@@ -391,8 +465,11 @@ def _factorised(ob: Obligation, opts: Options) -> Result:
 
         return casesplit(ob, fz.split, opts)
     box = dict(zip(ob.domain.names, ob.domain.box()))
-    groups = fz.groups or tuple((o,) for o in ob.checked_outputs)
-    deps = _spec_dependencies(fz.form_spec, fz.forms, ob.checked_outputs)
+    groups = tuple(fz.groups)
+    covered = {o for g in groups for o in g}
+    groups += tuple((o,) for o in ob.checked_outputs if o not in covered)
+    deps = _spec_dependencies(fz.form_spec, fz.forms,
+                              tuple(dict.fromkeys(o for g in groups for o in g)))
     ids = _Identities(fz.forms)
     sub_methods: dict[str, int] = {}
     forms_used: set[str] = set()
@@ -404,10 +481,6 @@ def _factorised(ob: Obligation, opts: Options) -> Result:
                          f"group {group[0]}: {red}")
         forms_used.update(f.name for f in red.forms)
         ranges = [_form_range(f, box) for f in red.forms]
-        dom = product(*[IntRange(f"form:{f.name}", lo, hi)
-                        for f, (lo, hi) in zip(red.forms, ranges)]) if red.forms else None
-        if dom is None:
-            continue  # constant outputs are covered by the lemma on the reduced network below
 
         def hspec(vals: Mapping[str, Any], red: _Reduced = red) -> dict[str, Any]:
             # Forms outside the group's dependencies cannot change its outputs (their z3 terms
@@ -415,19 +488,33 @@ def _factorised(ob: Obligation, opts: Options) -> Result:
             got = fz.form_spec(_Defaulted({f"form:{f.name}": f.name for f in red.forms}, vals))
             return {o: got[o] for o in red.group}
 
+        if not red.forms:
+            # No form reaches the group: the network's outputs and the form spec's are
+            # constants, compared here exactly (the lemma ties the form spec to the spec).
+            try:
+                want = hspec({})
+            except LoopmlpError:
+                raise
+            except Exception as e:  # noqa: BLE001 - a form spec undefined at the defaults
+                return _done(ob, Verdict.UNKNOWN, "factorised", 0, total, t0,
+                             f"group {group[0]}: the form spec raised {type(e).__name__}")
+            const = _constant_group(ob, red, want, opts)
+            if const is not None:
+                return _done(ob, const[0], "factorised", 0, total, t0, const[1], const[2])
+            sub_methods["constant"] = sub_methods.get("constant", 0) + 1
+            continue
+        dom = product(*[IntRange(f"form:{f.name}", lo, hi)
+                        for f, (lo, hi) in zip(red.forms, ranges)])
         sub = Obligation(f"{ob.name}|{group[0]}", red.network, dom, hspec, outputs=group)
-        r = None
-        adhoc = any(f.name.startswith("unit:") for f in red.forms)
-        if adhoc:  # the factorisation does not fit this group: decide it over real inputs
-            r = _done(sub, Verdict.UNKNOWN, "direct", 0, dom.count, time.perf_counter(),
-                      "a unit outside the declared forms")
-        elif dom.count <= ENUMERATE_LIMIT:
-            r = exhaustive(sub, Options(chunk=opts.chunk))
-        elif len(red.forms) == 1:
-            r = _piecewise(sub, ranges[0])
-        if r is None:
-            r = smt_bv(sub, replace(opts, method="smt", timeout=min(opts.timeout, BOX_TIMEOUT),
-                                    progress=None))
+        try:
+            r = _reduced_check(sub, red, ranges, opts)
+        except LoopmlpError:
+            raise
+        except Exception as e:  # noqa: BLE001 - the form spec is partial on the form box
+            # The box of form values holds values no input realises, where a form spec may be
+            # undefined: decide the group over the real inputs instead (below).
+            r = _done(sub, Verdict.UNKNOWN, "reduced", 0, dom.count, time.perf_counter(),
+                      f"the form spec raised {type(e).__name__} on the box of form values")
         sub_methods[r.method] = sub_methods.get(r.method, 0) + 1
         if r.verdict is not Verdict.PROVED:
             cex = r.counterexample
@@ -453,7 +540,8 @@ def _factorised(ob: Obligation, opts: Options) -> Result:
     if status == "proved":
         return _done(ob, Verdict.PROVED, "factorised", total, total, t0,
                      "affine identities (sympy), reduced network, spec lemma "
-                     f"({'+'.join(opts.solvers)} bit-vectors)",
+                     f"({'+'.join(opts.solvers)} "
+                     f"{'integers' if info == 'integers' else 'bit-vectors'})",
                      forms=sorted(forms_used), groups=len(groups), subchecks=sub_methods,
                      identities=ids.count,
                      bv_width=info)

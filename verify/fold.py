@@ -81,8 +81,8 @@ def fold_obligation(name: str, unfolded: Network, folded: Network, domain: Domai
     the values it is given: z3 terms through :meth:`Network.forward_z3`, numpy columns through
     :meth:`Network.forward` in the arithmetic :meth:`Network.plan` proves exact over the
     domain's box, Python ints through :meth:`Network.forward_exact` (the replay path). On
-    intervals it raises TypeError, so no spec bound is claimed and the engines fall back to
-    wide columns.
+    intervals it raises TypeError, so no spec bound is claimed; it declares itself exact on
+    batches of Python ints (``batch_exact``), so the engines run it on such batches.
     """
     if unfolded.inputs != folded.inputs or unfolded.outputs != folded.outputs:
         raise LayoutError(f"{name}: the folded and the unfolded network must read and write the "
@@ -108,4 +108,4 @@ def fold_obligation(name: str, unfolded: Network, folded: Network, domain: Domai
                         f"not {type(first).__name__}")
 
     return Obligation(name, folded, domain, spec, dict(bounds or {}),
-                      note="folded network == unfolded network")
+                      note="folded network == unfolded network", batch_exact=True)

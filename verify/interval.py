@@ -2,15 +2,20 @@
 
 A spec written with :mod:`verify.ops` can run on :class:`Interval` values. Every arithmetic
 operation records the largest magnitude it sees (operands and result) in a shared
-:class:`Tracker`, so after one run the tracker bounds every subterm the spec can compute over the
-input box. The bit-vector encoding uses it to choose a width in which modular arithmetic cannot
-wrap, which makes a bit-vector proof a proof over the integers.
+:class:`Tracker` (conditions carry it too, so the plain-integer branches ``ops.ite`` picks between
+are recorded), so after one run the tracker bounds every subterm the spec can compute over the
+input box. Anything without an exact integer enclosure (a float, an operator Interval does not
+define) raises, and then no bound is claimed. The bit-vector encoding uses it to choose a width
+in which modular arithmetic cannot wrap, which makes a bit-vector proof a proof over the
+integers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 
 class Tracker:
@@ -26,27 +31,35 @@ class Tracker:
 
 
 class IBool:
-    """A boolean that may be True, False, or either."""
+    """A boolean that may be True, False, or either, with the tracker of the run that made it
+    (so a value chosen by it, such as the plain-integer branches of ``ops.ite``, is recorded
+    in the same run)."""
 
-    __slots__ = ("values",)
+    __slots__ = ("tracker", "values")
 
-    def __init__(self, values: frozenset[bool]) -> None:
+    def __init__(self, values: frozenset[bool], tracker: Tracker | None = None) -> None:
         self.values = values
+        self.tracker = tracker
+
+    def _other(self, o: Any) -> tuple[frozenset[bool], Tracker | None]:
+        if isinstance(o, IBool):
+            return o.values, self.tracker or o.tracker
+        return frozenset({bool(o)}), self.tracker
 
     def __and__(self, o: Any) -> IBool:
-        ov = o.values if isinstance(o, IBool) else frozenset({bool(o)})
-        return IBool(frozenset(a and b for a in self.values for b in ov))
+        ov, tracker = self._other(o)
+        return IBool(frozenset(a and b for a in self.values for b in ov), tracker)
 
     __rand__ = __and__
 
     def __or__(self, o: Any) -> IBool:
-        ov = o.values if isinstance(o, IBool) else frozenset({bool(o)})
-        return IBool(frozenset(a or b for a in self.values for b in ov))
+        ov, tracker = self._other(o)
+        return IBool(frozenset(a or b for a in self.values for b in ov), tracker)
 
     __ror__ = __or__
 
     def __invert__(self) -> IBool:
-        return IBool(frozenset(not a for a in self.values))
+        return IBool(frozenset(not a for a in self.values), self.tracker)
 
     def __bool__(self) -> bool:
         if len(self.values) == 1:
@@ -54,7 +67,7 @@ class IBool:
         raise TypeError("an interval condition has no single truth value; use ops.ite")
 
 
-BOTH = IBool(frozenset({True, False}))
+BOTH = frozenset({True, False})
 
 
 @dataclass(frozen=True)
@@ -74,7 +87,21 @@ class Interval:
         if isinstance(o, IBool):  # a condition used as 0/1
             vals = [int(v) for v in o.values]
             return Interval(min(vals), max(vals), self.tracker)
-        return Interval(int(o), int(o), self.tracker)
+        if isinstance(o, (int, np.integer)):  # bool is an int
+            return Interval(int(o), int(o), self.tracker)
+        # A float (or anything else) has no exact integer enclosure: no bound is claimed.
+        raise TypeError(f"no integer interval for {type(o).__name__} {o!r}")
+
+    def _bool(self, values: frozenset[bool]) -> IBool:
+        return IBool(values, self.tracker)
+
+    def __bool__(self) -> bool:
+        """Python's truth of an int, where every member of the interval agrees on it."""
+        if self.lo == self.hi == 0:
+            return False
+        if self.lo > 0 or self.hi < 0:
+            return True
+        raise TypeError("an interval containing 0 has no single truth value; use ops.ite")
 
     def __add__(self, o: Any) -> Interval:
         o = self._lift(o)
@@ -108,10 +135,10 @@ class Interval:
         }
         sure, never = table[op]
         if sure:
-            return IBool(frozenset({True}))
+            return self._bool(frozenset({True}))
         if never:
-            return IBool(frozenset({False}))
-        return BOTH
+            return self._bool(frozenset({False}))
+        return self._bool(BOTH)
 
     def __lt__(self, o: Any) -> IBool:  # type: ignore[override]
         return self._cmp(o, "<")
@@ -128,10 +155,10 @@ class Interval:
     def __eq__(self, o: Any) -> IBool:  # type: ignore[override]
         o = self._lift(o)
         if self.lo == self.hi == o.lo == o.hi:
-            return IBool(frozenset({True}))
+            return self._bool(frozenset({True}))
         if self.hi < o.lo or o.hi < self.lo:
-            return IBool(frozenset({False}))
-        return BOTH
+            return self._bool(frozenset({False}))
+        return self._bool(BOTH)
 
     def __ne__(self, o: Any) -> IBool:  # type: ignore[override]
         return ~(self == o)

@@ -507,10 +507,13 @@ class Network:
         first = x[0] if x else None
         bv = first is not None and z3.is_bv(first)
 
+        ctx = first.ctx if first is not None else None
+        width = int(first.size()) if bv and first is not None else 0
+
         def const(v: int) -> Any:
             if bv:
-                return z3.BitVecVal(v, first.size(), first.ctx)
-            return z3.IntVal(v, first.ctx)
+                return z3.BitVecVal(v, width, ctx)
+            return z3.IntVal(v, ctx)
 
         for layer in self.layers:
             terms: list[list[Any]] = [[] for _ in range(len(layer.outputs))]

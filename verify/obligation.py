@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .domains import Domain
-from .errors import LayoutError
+from .errors import LayoutError, ParameterError
 from .network import Network
 
 Spec = Callable[[Mapping[str, Any]], Mapping[str, Any]]
@@ -52,7 +52,13 @@ class Factorisation:
 
 @dataclass(frozen=True, eq=False)
 class Obligation:
-    """``network(x) == spec(x)`` on every outputs name, for every x in ``domain``."""
+    """``network(x) == spec(x)`` on every outputs name, for every x in ``domain``.
+
+    ``batch_exact`` declares that the spec, when it cannot run on intervals, is still exact on
+    batches of Python ints (object arrays): it computes in object arithmetic only, or in an
+    arithmetic it proves exact itself (:func:`verify.fold.fold_obligation`). Without it such a
+    spec is evaluated point by point in the exhaustive engine.
+    """
 
     name: str
     network: Network
@@ -62,6 +68,7 @@ class Obligation:
     outputs: tuple[str, ...] | None = None
     factorisation: Factorisation | None = None
     note: str = ""
+    batch_exact: bool = False
 
     def __post_init__(self) -> None:
         net_in = set(self.network.inputs.names)
@@ -73,6 +80,10 @@ class Obligation:
                 f"obligation {self.name}: domain and network inputs differ "
                 f"(domain only: {extra}, network only: {missing})"
             )
+        if not self.checked_outputs:
+            # Nothing to compare would make every engine prove it: refuse it instead.
+            raise ParameterError(f"obligation {self.name}: outputs", self.checked_outputs,
+                                 "at least one output to check")
         for o in self.checked_outputs:
             self.network.outputs.index(o)
 

@@ -22,14 +22,18 @@ offered.
 
 Import
 ------
-:func:`load` reads any ONNX model whose graph is a chain of affine maps and ReLUs: ``MatMul``
-and ``Gemm`` with a constant right operand, ``Add`` and ``Sub`` of a constant or of two tensors
-computed from the same ReLU layer, ``Relu``, ``Identity``, and ``Flatten``/``Reshape``/
-``Squeeze``/``Unsqueeze`` that do not change a ``[1, n]`` or ``[n]`` vector. Every weight must
-be an exact integer (float or integer tensors); a non-integer weight is refused with the
-initializer, the index and the value. Rational weights are not rescaled: the proofs are about
-integer networks. The result is a :class:`~verify.network.Network` with exact Python ints, its
+:func:`load` reads a model whose graph is a chain of affine maps and ReLUs (``MatMul`` and
+``Gemm`` with one constant operand, ``Add``, ``Sub``, ``Relu``, ``Constant`` and the shape
+operators ``Identity``, ``Flatten``, ``Reshape``, ``Squeeze``, ``Unsqueeze``), in float16,
+float32, float64, int32 or int64, after checking that it is valid ONNX (``onnx.checker`` with
+full shape inference) and that every name is defined once, as ONNX resolves names. Its meaning
+is kept node by node (:mod:`verify.onnx_semantics`): whether the file's own arithmetic is
+exact is decided per node and per intermediate tensor, over the box a check needs, never on
+the folded network. Every weight must be an exact integer; a non-integer weight is refused
+with the initializer, the index and the value. The folded network has exact Python ints, its
 coordinates named from ``metadata_props`` when present, else ``x[i]`` and ``y[j]``.
+:class:`Reference` runs a model with onnxruntime's CPU provider, the reference for what a file
+computes.
 
 Every error about the file is an :class:`~verify.errors.InputError` naming the file.
 """
@@ -40,13 +44,25 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib.util import find_spec
 from typing import Any
 
 import numpy as np
 
 from .errors import InputError, LoopmlpError, ParameterError
-from .layout import Layout
-from .network import Layer, Network
+from .network import Network
+from .onnx_semantics import (
+    LIMITS,
+    NUMPY,
+    SHAPE_OPS,
+    SUPPORTED,
+    Const,
+    ModelError,
+    Semantics,
+    Step,
+    numel,
+    read,
+)
 
 OPSET = 14  # the first opset whose Relu accepts int32
 IR_VERSION = 8
@@ -180,85 +196,200 @@ def write_bytes(path: str, data: bytes) -> None:
         raise InputError(path, None, f"cannot write ({e.strerror})") from None
 
 
-def save(model: Any, path: str, *, force: bool = False) -> None:
-    """Write ``model`` to ``path``; refuse to replace a file loopmlp did not write."""
+def check_target(path: str, force: bool = False) -> None:
+    """Refuse to write a model to a directory or over a file loopmlp did not write."""
     if os.path.isdir(path):
         raise InputError(path, None, "is a directory")
     if os.path.exists(path) and not force and not written_by_loopmlp(path):
         raise InputError(path, None, "exists and was not written by loopmlp; use --force to "
                          "replace it")
+
+
+def save(model: Any, path: str, *, force: bool = False) -> None:
+    """Write ``model`` to ``path``; refuse to replace a file loopmlp did not write."""
+    check_target(path, force)
     write_bytes(path, model.SerializeToString())
 
 
 # --------------------------------------------------------------------------- import
 @dataclass(frozen=True)
 class Loaded:
-    """A model read back: the exact network, its element type, and whether the input and the
-    output coordinate names came from the model's metadata."""
+    """A model read back: the folded exact network, the element type, whether the input and
+    the output coordinate names came from the model's metadata, the input tensor, and the
+    node-by-node semantics (:class:`~verify.onnx_semantics.Semantics`), which says over a box
+    whether the folded network is what the file computes."""
 
     network: Network
     dtype: str
     named: tuple[bool, bool]
     input_name: str
     input_shape: tuple[int | str, ...]
-
-
-@dataclass
-class _Affine:
-    """A tensor that is an affine function ``A z + c`` of the current base vector ``z`` (the
-    graph input or the output of the last Relu): ``A`` is (n, base) and ``c`` is (n,), both
-    numpy object arrays of Python ints."""
-
-    a: np.ndarray
-    c: np.ndarray
-    base: int  # which base vector (0 = the input, k = the k-th Relu)
+    semantics: Semantics
 
 
 _ELEM = {1: "float32", 11: "float64", 7: "int64", 6: "int32", 10: "float16", 16: "bfloat16",
-         3: "int8", 5: "int16", 2: "uint8"}
-_RESHAPES = ("Flatten", "Reshape", "Squeeze", "Unsqueeze", "Identity")
+         3: "int8", 5: "int16", 2: "uint8", 4: "uint16", 12: "uint32", 13: "uint64", 9: "bool"}
+MAX_TENSOR = 1 << 16
+"""Elements any one tensor of a model read back may have."""
+_EXACT_INT = 1 << 53  # every float64 integer below this converts to int64 and back exactly
 
 
-def _int_array(path: str, name: str, arr: np.ndarray) -> np.ndarray:
-    """An initializer as Python ints; a non-integer or non-finite entry is refused."""
-    a = np.asarray(arr)
-    if a.dtype.kind in "iub":
-        return a.astype(object)
-    if a.dtype.kind != "f":
-        raise InputError(path, None, f"initializer {name!r} has element type {a.dtype}, not a "
-                         "number")
-    flat = a.reshape(-1)
-    bad = np.flatnonzero(~np.isfinite(flat) | (flat != np.round(flat)))
-    if bad.size:
-        idx = np.unravel_index(int(bad[0]), a.shape) if a.ndim else ()
-        raise InputError(path, None, f"initializer {name!r} index {list(map(int, idx))} has value "
-                         f"{float(flat[bad[0]])!r}, not an integer (loopmlp checks exact integer "
-                         "networks)")
-    return np.array([int(v) for v in flat.astype(np.float64)], dtype=object).reshape(a.shape)
-
-
-def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Exact product of two object arrays of ints (int64 when no sum can overflow)."""
-    if a.size and b.size:
-        ma = max(abs(int(v)) for v in a.reshape(-1))
-        mb = max(abs(int(v)) for v in b.reshape(-1))
-        if ma * mb * max(a.shape[-1], 1) < 1 << 62:
-            return (a.astype(np.int64) @ b.astype(np.int64)).astype(object)
-    out = np.zeros((a.shape[0], b.shape[1]), dtype=object)
-    return out + a.dot(b) if a.shape[1] else out
-
-
-def load(path: str) -> Loaded:
-    """Read an ONNX model into an exact :class:`Network` (see the module docstring)."""
-    onnx = require_onnx()
-    from onnx import numpy_helper
-
+def check_path(path: str) -> None:
+    """Refuse a model path that is missing, not a regular file, or larger than protobuf reads,
+    before anything else is done."""
     if not os.path.exists(path):
         raise InputError(path, None, "no such file")
     if not os.path.isfile(path):
         raise InputError(path, None, "not a regular file")
     if os.path.getsize(path) > MAX_MODEL_BYTES:
         raise InputError(path, None, f"file larger than {MAX_MODEL_BYTES} bytes")
+
+
+def _int_array(path: str, name: str, arr: np.ndarray) -> np.ndarray:
+    """A constant as Python ints; a non-integer or non-finite entry is refused."""
+    a = np.asarray(arr)
+    if a.dtype.kind in "iu":
+        return a.astype(object)
+    if a.dtype.kind != "f":
+        raise InputError(path, None, f"initializer {name!r} has element type {a.dtype}, not a "
+                         "number")
+    flat = a.reshape(-1).astype(np.float64)
+    bad = np.flatnonzero(~np.isfinite(flat) | (flat != np.round(flat)))
+    if bad.size:
+        idx = np.unravel_index(int(bad[0]), a.shape) if a.ndim else ()
+        raise InputError(path, None, f"initializer {name!r} index {list(map(int, idx))} has value "
+                         f"{float(flat[bad[0]])!r}, not an integer (loopmlp checks exact integer "
+                         "networks)")
+    if flat.size and float(np.max(np.abs(flat))) < _EXACT_INT:
+        return flat.astype(np.int64).astype(object).reshape(a.shape)
+    return np.array([int(v) for v in flat], dtype=object).reshape(a.shape)
+
+
+def _first_line(e: BaseException) -> str:
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    text = " ".join(lines[:2]) if lines else type(e).__name__
+    text = text.replace("[ShapeInferenceError] ", "").replace("[TypeInferenceError] ", "")
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _dims(value_info: Any) -> tuple[int | str, ...]:
+    return tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or "?")
+                 for d in value_info.type.tensor_type.shape.dim)
+
+
+def _label(k: int, node: Any) -> str:
+    """A node for messages: its name, else its place in the file and what it computes."""
+    if node.name:
+        return repr(node.name)
+    out = node.output[0] if len(node.output) else ""
+    return f"#{k} -> {out!r}" if out else f"#{k}"
+
+
+def _check_names(path: str, g: Any) -> None:
+    """Names resolved as ONNX resolves them, each value defined once: no initializer or graph
+    input named twice, no node output named like an initializer, a graph input or another
+    node's output, and every operand defined before the node that reads it."""
+    inits: set[str] = set()
+    for t in g.initializer:
+        if t.name in inits:
+            raise InputError(path, None, f"initializer name {t.name!r} is used twice (ONNX "
+                             "defines every name once)")
+        inits.add(t.name)
+    graph_inputs: set[str] = set()
+    for i in g.input:
+        if i.name in graph_inputs:
+            raise InputError(path, None, f"graph input {i.name!r} is declared twice")
+        graph_inputs.add(i.name)
+    defined = inits | graph_inputs
+    produced: set[str] = set()
+    for k, node in enumerate(g.node):
+        where = f"node {_label(k, node)} ({node.op_type})"
+        for n in node.input:
+            if n and n not in defined:
+                raise InputError(path, None, f"{where} reads {n!r}, which no earlier node "
+                                 "computes")
+        for n in node.output:
+            if not n:
+                continue
+            if n in inits:
+                raise InputError(path, None, f"{where}: its output {n!r} has the name of an "
+                                 "initializer (ONNX defines every name once)")
+            if n in graph_inputs:
+                raise InputError(path, None, f"{where}: its output {n!r} has the name of a "
+                                 "graph input (ONNX defines every name once)")
+            if n in produced:
+                raise InputError(path, None, f"{where}: its output {n!r} is computed by an "
+                                 "earlier node too (ONNX defines every name once)")
+            produced.add(n)
+            defined.add(n)
+
+
+def _shapes(path: str, model: Any, input_name: str, dims: tuple[int | str, ...]
+            ) -> dict[str, tuple[int | str, ...]]:
+    """Every tensor's shape from ONNX shape inference (strict, with data propagation) on a
+    copy whose input has batch 1."""
+    onnx = require_onnx()
+    fixed = onnx.ModelProto()
+    fixed.CopyFrom(model)
+    for i in fixed.graph.input:
+        if i.name == input_name and len(dims) == 2 and isinstance(dims[0], str):
+            i.type.tensor_type.shape.dim[0].Clear()
+            i.type.tensor_type.shape.dim[0].dim_value = 1
+    try:
+        inferred = onnx.shape_inference.infer_shapes(fixed, check_type=True, strict_mode=True,
+                                                     data_prop=True)
+    except Exception as e:  # noqa: BLE001 - inference raises several kinds
+        raise InputError(path, None, f"shape inference fails with batch 1: {_first_line(e)}"
+                         ) from None
+    g = inferred.graph
+    out: dict[str, tuple[int | str, ...]] = {}
+    for vi in list(g.input) + list(g.value_info) + list(g.output):
+        if vi.type.tensor_type.HasField("shape"):
+            out[vi.name] = _dims(vi)
+    return out
+
+
+def _needed(nodes: Sequence[Any], output: str) -> list[tuple[int, Any]]:
+    """The nodes the output depends on, with their places in the file, in the file's order
+    (the others cannot change it)."""
+    want = {output}
+    keep = []
+    for k in range(len(nodes) - 1, -1, -1):
+        node = nodes[k]
+        if want.intersection(node.output):
+            keep.append((k, node))
+            want.update(n for n in node.input if n)
+    return keep[::-1]
+
+
+def _constant(path: str, node: Any) -> np.ndarray:
+    onnx = require_onnx()
+    from onnx import numpy_helper
+
+    attr = {a.name: a for a in node.attribute}
+    if "value" in attr:
+        return numpy_helper.to_array(attr["value"].t)
+    if "value_float" in attr or "value_floats" in attr:
+        v = onnx.helper.get_attribute_value(attr.get("value_float") or attr["value_floats"])
+        return np.asarray(v, dtype=np.float32)
+    if "value_int" in attr or "value_ints" in attr:
+        v = onnx.helper.get_attribute_value(attr.get("value_int") or attr["value_ints"])
+        return np.asarray(v, dtype=np.int64)
+    raise InputError(path, None, f"node {node.name or 'Constant'!r} (Constant): only numeric "
+                     "tensor constants are supported")
+
+
+def load(path: str, *, inputs: int | None = None, spec: str = "the spec") -> Loaded:
+    """Read an ONNX model into its node-by-node semantics and the folded exact network (see
+    :mod:`verify.onnx_semantics`). With ``inputs``, a model whose input does not have that
+    many coordinates is refused before anything proportional to its size is built.
+
+    The model must be valid ONNX (``onnx.checker`` with full shape inference), name every value
+    once, and use only the operators of :data:`~verify.onnx_semantics.SUPPORTED`."""
+    onnx = require_onnx()
+    from onnx import numpy_helper
+
+    check_path(path)
     try:
         model = onnx.load(path, load_external_data=False)
     except Exception as e:  # noqa: BLE001 - protobuf raises several kinds
@@ -269,27 +400,37 @@ def load(path: str) -> Loaded:
     for imp in model.opset_import:
         if imp.domain not in ("", "ai.onnx"):
             raise InputError(path, None, f"operator set {imp.domain!r} is not supported")
-    size = sum(int(np.prod(t.dims, dtype=object)) for t in g.initializer)
-    if size > MAX_WEIGHTS:
-        raise InputError(path, None, f"initializers hold {size} numbers; at most {MAX_WEIGHTS} "
-                         "are read")
-    consts: dict[str, np.ndarray] = {}
+    if len(g.sparse_initializer):
+        raise InputError(path, None, "sparse initializers are not supported")
+    size = 0
     for t in g.initializer:
         if t.data_location == onnx.TensorProto.EXTERNAL:
             raise InputError(path, None, f"initializer {t.name!r} is stored in an external file")
-        try:
-            consts[t.name] = _int_array(path, t.name, numpy_helper.to_array(t))
-        except (ValueError, TypeError) as e:
-            raise InputError(path, None, f"initializer {t.name!r} cannot be read ({e})") from None
-    inputs = [i for i in g.input if i.name not in consts]
-    if len(inputs) != 1 or len(g.output) != 1:
+        size += numel(max(int(d), 0) for d in t.dims)
+    if size > MAX_WEIGHTS:
+        raise InputError(path, None, f"initializers hold {size} numbers; at most {MAX_WEIGHTS} "
+                         "are read")
+    for k, node in enumerate(g.node):
+        where = f"node {_label(k, node)} ({node.op_type})"
+        if node.domain not in ("", "ai.onnx"):
+            raise InputError(path, None, f"{where}: operator domain {node.domain!r} is not "
+                             "supported")
+        if node.op_type not in SUPPORTED:
+            raise InputError(path, None, f"{where}: unsupported operator {node.op_type} "
+                             f"(supported: {', '.join(SUPPORTED)})")
+    _check_names(path, g)
+    init_names = {t.name for t in g.initializer}
+    real = [i for i in g.input if i.name not in init_names]
+    if len(real) != 1 or len(g.output) != 1:
         raise InputError(path, None, f"needs exactly one input and one output tensor, has "
-                         f"{len(inputs)} inputs and {len(g.output)} outputs")
-    inp = inputs[0]
+                         f"{len(real)} inputs and {len(g.output)} outputs")
+    inp = real[0]
     ttype = inp.type.tensor_type
     dtype = _ELEM.get(ttype.elem_type, f"element type {ttype.elem_type}")
-    dims = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or "?")
-                 for d in ttype.shape.dim)
+    if dtype not in LIMITS:
+        raise InputError(path, None, f"input {inp.name!r} has {dtype}; supported element types: "
+                         f"{', '.join(LIMITS)}")
+    dims = _dims(inp)
     if len(dims) == 2 and (dims[0] == 1 or isinstance(dims[0], str)) and isinstance(dims[1], int):
         n_in = dims[1]
     elif len(dims) == 1 and isinstance(dims[0], int):
@@ -299,131 +440,83 @@ def load(path: str) -> Loaded:
                          "[batch, n] or [n]")
     if n_in < 1:
         raise InputError(path, None, f"input {inp.name!r} has no coordinates")
+    if inputs is not None and n_in != inputs:
+        raise InputError(path, None, f"has {n_in} inputs; {spec} needs {inputs}")
+    if n_in > MAX_TENSOR:
+        raise InputError(path, None, f"input {inp.name!r} has {n_in} coordinates; at most "
+                         f"{MAX_TENSOR} are read")
     names_in, names_out, named = _names(model, path)
     if names_in is not None and len(names_in) != n_in:
         raise InputError(path, None, f"metadata {META_INPUTS} names {len(names_in)} coordinates "
                          f"but input {inp.name!r} has {n_in}")
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except Exception as e:  # noqa: BLE001 - the checker raises several kinds
+        raise InputError(path, None, f"not a valid ONNX model: {_first_line(e)}") from None
+    shapes = _shapes(path, model, inp.name, dims)
+    output = g.output[0].name
+    nodes = _needed(list(g.node), output)
+    if output == inp.name or not nodes:
+        raise InputError(path, None, f"output {output!r} is not computed by any node")
 
-    values: dict[str, _Affine] = {
-        inp.name: _Affine(np.eye(n_in, dtype=np.int64).astype(object),
-                          np.zeros(n_in, dtype=object), 0)}
-    layers: list[tuple[np.ndarray, np.ndarray]] = []  # (A, c) of each Relu layer
-
-    def need(name: str, node: Any) -> _Affine:
-        if name in values:
-            return values[name]
-        if name in consts:
-            raise InputError(path, None, f"node {node.name or node.op_type!r} ({node.op_type}): "
-                             f"operand {name!r} is a constant where a computed tensor is needed")
-        raise InputError(path, None, f"node {node.name or node.op_type!r} ({node.op_type}) reads "
-                         f"{name!r}, which no earlier node computes")
-
-    def vector(name: str, n: int, node: Any) -> np.ndarray:
-        c = consts[name]
-        if c.size == 1:
-            return np.full(n, c.reshape(-1)[0], dtype=object)
-        flat = c.reshape(-1)
-        if c.ndim > 2 or (c.ndim == 2 and c.shape[0] != 1) or flat.size != n:
-            raise InputError(path, None, f"node {node.name or node.op_type!r} ({node.op_type}): "
-                             f"constant {name!r} of shape {list(c.shape)} does not match a "
-                             f"vector of {n}")
-        return flat
-
-    for node in g.node:
+    raw: dict[str, np.ndarray] = {}
+    used = {n for _, node in nodes for n in node.input if n}
+    for t in g.initializer:
+        if t.name in used:
+            try:
+                raw[t.name] = numpy_helper.to_array(t)
+            except (ValueError, TypeError) as e:
+                raise InputError(path, None, f"initializer {t.name!r} cannot be read ({e})"
+                                 ) from None
+    steps: list[Step] = []
+    for k, node in nodes:
         op = node.op_type
-        where = f"node {node.name or op!r} ({op})"
-        if node.domain not in ("", "ai.onnx"):
-            raise InputError(path, None, f"{where}: operator domain {node.domain!r} is not "
-                             "supported")
+        label = _label(k, node)
+        where = f"node {label} ({op})"
         if op == "Constant":
-            attr = {a.name: a for a in node.attribute}
-            if "value" not in attr:
-                raise InputError(path, None, f"{where}: only tensor constants are supported")
-            consts[node.output[0]] = _int_array(path, node.output[0],
-                                                numpy_helper.to_array(attr["value"].t))
+            raw[node.output[0]] = _constant(path, node)
             continue
-        if op in ("MatMul", "Gemm"):
-            x = need(node.input[0], node)
-            if len(node.input) < 2 or node.input[1] not in consts:
-                raise InputError(path, None, f"{where}: the weight operand must be an initializer")
-            w = consts[node.input[1]]
-            attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
-            if op == "Gemm":
-                if attrs.get("transA", 0):
-                    raise InputError(path, None, f"{where}: transA=1 is not supported")
-                if attrs.get("transB", 0) and w.ndim == 2:
-                    w = w.T
-                for key in ("alpha", "beta"):
-                    val = float(attrs.get(key, 1.0))
-                    if not val.is_integer():
-                        raise InputError(path, None, f"{where}: {key}={val} is not an integer")
-                w = w * int(float(attrs.get("alpha", 1.0)))
-            if w.ndim != 2 or w.shape[0] != x.a.shape[0]:
-                raise InputError(path, None, f"{where}: weight {node.input[1]!r} has shape "
-                                 f"{list(w.shape)} for an input of {x.a.shape[0]} coordinates")
-            a, c = _matmul(w.T, x.a), _matmul(w.T, x.c.reshape(-1, 1)).reshape(-1)
-            if op == "Gemm" and len(node.input) > 2 and node.input[2]:
-                beta = int(float(attrs.get("beta", 1.0)))
-                c = c + beta * vector(node.input[2], w.shape[1], node)
-            values[node.output[0]] = _Affine(a, c, x.base)
-        elif op in ("Add", "Sub"):
-            sign = 1 if op == "Add" else -1
-            p, q = node.input[0], node.input[1]
-            if p in consts and q in consts:
-                raise InputError(path, None, f"{where}: both operands are constants")
-            if p in consts or q in consts:
-                var, const = (q, p) if p in consts else (p, q)
-                x = need(var, node)
-                v = vector(const, x.a.shape[0], node)
-                if p in consts:  # const + x or const - x
-                    res = _Affine(sign * x.a, v + sign * x.c, x.base)
-                else:
-                    res = _Affine(x.a, x.c + sign * v, x.base)
-            else:
-                x, y = need(p, node), need(q, node)
-                if x.base != y.base:
-                    raise InputError(path, None, f"{where}: adds tensors computed from different "
-                                     "ReLU layers (skip connections are not supported)")
-                if x.a.shape != y.a.shape:
-                    raise InputError(path, None, f"{where}: operands have {x.a.shape[0]} and "
-                                     f"{y.a.shape[0]} coordinates")
-                res = _Affine(x.a + sign * y.a, x.c + sign * y.c, x.base)
-            values[node.output[0]] = res
-        elif op == "Relu":
-            x = need(node.input[0], node)
-            if x.base != len(layers):
-                raise InputError(path, None, f"{where}: reads a tensor computed before the last "
-                                 "Relu (skip connections are not supported)")
-            layers.append((x.a, x.c))
-            n = x.a.shape[0]
-            values[node.output[0]] = _Affine(np.eye(n, dtype=np.int64).astype(object),
-                                             np.zeros(n, dtype=object), len(layers))
-        elif op in _RESHAPES:
-            x = need(node.input[0], node)
-            if op == "Reshape":
-                shape = consts.get(node.input[1]) if len(node.input) > 1 else None
-                want = [int(v) for v in shape.reshape(-1)] if shape is not None else None
-                n = x.a.shape[0]
-                if want is None or want not in ([1, n], [n], [-1], [1, -1], [-1, n]):
-                    raise InputError(path, None, f"{where}: only a reshape to [1, {n}] or [{n}] "
-                                     "is supported")
-            values[node.output[0]] = x
-        else:
-            raise InputError(path, None, f"{where}: unsupported operator {op} (supported: "
-                             "MatMul, Gemm, Add, Sub, Relu, Identity, Flatten, Reshape, Squeeze, "
-                             "Unsqueeze, Constant)")
-    out = values.get(g.output[0].name)
-    if out is None:
-        raise InputError(path, None, f"output {g.output[0].name!r} is not computed by any node")
-    if out.base != len(layers):
-        raise InputError(path, None, f"output {g.output[0].name!r} is computed from a tensor "
-                         "before the last Relu (skip connections are not supported)")
-    n_out = out.a.shape[0]
-    if names_out is not None and len(names_out) != n_out:
-        raise InputError(path, None, f"metadata {META_OUTPUTS} names {len(names_out)} coordinates "
-                         f"but output {g.output[0].name!r} has {n_out}")
-    net = _network(layers, out, n_in, names_in, names_out, os.path.basename(path))
-    return Loaded(net, dtype, named, inp.name, dims)
+        shape = shapes.get(node.output[0])
+        if shape is None or not all(isinstance(d, int) for d in shape):
+            raise InputError(path, None, f"{where}: the shape of {node.output[0]!r} is not "
+                             f"known statically ({list(shape) if shape else 'not inferred'})")
+        if numel(shape) > MAX_TENSOR or numel(shape) < 1:
+            raise InputError(path, None, f"{where}: {node.output[0]!r} has shape {list(shape)}; "
+                             f"a tensor of 1 to {MAX_TENSOR} elements is needed")
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        alpha = beta = 1
+        if op == "Gemm":
+            vals = []
+            for key in ("alpha", "beta"):
+                v = float(attrs.get(key, 1.0))
+                if not v.is_integer():
+                    raise InputError(path, None, f"{where}: {key}={v} is not an integer")
+                vals.append(int(v))
+            alpha, beta = vals
+        data = node.input[:1] if op in SHAPE_OPS else node.input
+        for n in data:
+            if n in raw and op in ("MatMul", "Gemm") and raw[n].ndim > 2:
+                raise InputError(path, None, f"{where}: constant {n!r} has shape "
+                                 f"{list(raw[n].shape)}; a weight of rank 1 or 2 is needed")
+        steps.append(Step(op, label, tuple(node.input), node.output[0],
+                          tuple(int(d) for d in shape), alpha, beta,
+                          bool(attrs.get("transA", 0)), bool(attrs.get("transB", 0))))
+    consts: dict[str, Const] = {}
+    np_type = NUMPY[dtype]
+    for step in steps:
+        for n in step.data_inputs:
+            if n and n in raw and n not in consts:
+                arr = raw[n]
+                if arr.dtype != np_type:
+                    raise InputError(path, None, f"constant {n!r} has element type {arr.dtype}, "
+                                     f"not the model's {dtype}")
+                consts[n] = Const(_int_array(path, n, arr), arr)
+    try:
+        sem = read(dtype, inp.name, (1, n_in) if len(dims) == 2 else (n_in,), output, steps,
+                   consts, (names_in, names_out), os.path.basename(path))
+    except ModelError as e:
+        raise InputError(path, None, str(e)) from None
+    return Loaded(sem.network, dtype, named, inp.name, dims, sem)
 
 
 def _names(model: Any, path: str) -> tuple[list[str] | None, list[str] | None,
@@ -445,50 +538,115 @@ def _names(model: Any, path: str) -> tuple[list[str] | None, list[str] | None,
     return got[0], got[1], (got[0] is not None, got[1] is not None)
 
 
-def _network(layers: list[tuple[np.ndarray, np.ndarray]], out: _Affine, n_in: int,
-             names_in: list[str] | None, names_out: list[str] | None, label: str) -> Network:
-    """Layers from the affine maps: one per Relu, plus a final affine one unless the output is
-    exactly the last Relu's output."""
-    layouts = [Layout(names_in or [f"x[{i}]" for i in range(n_in)])]
-    for k, (a, _) in enumerate(layers):
-        layouts.append(Layout([f"h{k + 1}[{i}]" for i in range(a.shape[0])], f"relu{k + 1}"))
-    n_out = out.a.shape[0]
-    final_names = names_out or [f"y[{j}]" for j in range(n_out)]
-    passthrough = bool(layers) and out.base == len(layers) and out.a.shape[0] == out.a.shape[1] \
-        and (out.a == np.eye(n_out, dtype=np.int64)).all() and not out.c.any()
-    built: list[Layer] = []
-    for k, (a, c) in enumerate(layers):
-        outputs = layouts[k + 1]
-        if passthrough and k == len(layers) - 1:
-            outputs = Layout(final_names, "output")
-        built.append(_layer(a, c, layouts[k], outputs, True, f"relu{k + 1}"))
-    if not passthrough:
-        built.append(_layer(out.a, out.c, layouts[out.base], Layout(final_names, "output"), False,
-                            "affine output"))
-    return Network(tuple(built), label)
+# --------------------------------------------------------------------------- the reference
+_ORT_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64,
+              "tensor(float16)": np.float16, "tensor(int32)": np.int32,
+              "tensor(int64)": np.int64}
 
 
-def _layer(a: np.ndarray, c: np.ndarray, inputs: Layout, outputs: Layout, relu: bool,
-           label: str) -> Layer:
-    rows, cols = np.nonzero(a != 0)
-    return Layer.from_entries(inputs, outputs,
-                              ((int(r), int(q), int(a[r, q])) for r, q in zip(rows, cols)),
-                              [int(v) for v in c], relu=relu, label=label)
+def onnxruntime_available() -> bool:
+    """True when onnxruntime can be imported."""
+    return find_spec("onnxruntime") is not None
+
+
+def _session(src: bytes | str) -> Any:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 4  # fatal only: nothing of its own on the user's terminal
+    return ort.InferenceSession(src, sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+class Reference:
+    """onnxruntime's CPU provider running a model: the reference for what the file computes.
+
+    :meth:`run` feeds one row at a time to a model whose batch is fixed, exactly as the file
+    is; :meth:`run_many` first tries a copy whose batch dimension is left free (for speed), and
+    the caller re-runs through :meth:`run` any row on which it matters."""
+
+    def __init__(self, model_or_path: Any, label: str = "model",
+                 input_name: str | None = None) -> None:
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            raise LoopmlpError(f"onnxruntime is not installed: {EXTRA}") from None
+        self.label = label
+        if isinstance(model_or_path, str):
+            with open(model_or_path, "rb") as f:
+                self.data = f.read()
+        else:
+            self.data = model_or_path.SerializeToString()
+        try:
+            self.sess = _session(self.data)
+        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own kinds
+            raise InputError(label, None, "onnxruntime (the reference) cannot load it: "
+                             f"{_first_line(e)}") from None
+        ins = self.sess.get_inputs()
+        inp = next((i for i in ins if i.name == input_name), ins[0])
+        self.input = inp.name
+        self.np_type = _ORT_TYPES.get(inp.type)
+        if self.np_type is None:
+            raise InputError(label, None, f"onnxruntime reads input {inp.name!r} as {inp.type}")
+        self.shape = list(inp.shape)
+        self._batched: Any = None
+
+    def _feed(self, sess: Any, x: np.ndarray) -> np.ndarray:
+        try:
+            return np.asarray(sess.run(None, {self.input: x})[0])
+        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own kinds
+            raise InputError(self.label, None, "onnxruntime (the reference) cannot run it: "
+                             f"{_first_line(e)}") from None
+
+    def run(self, rows: np.ndarray) -> np.ndarray:
+        """Outputs (B, m) for rows (B, n): the model as it is, fed one row at a time (a batch
+        dimension, fixed or free, of 1)."""
+        x = np.asarray(rows).astype(self.np_type)
+        one = [1, x.shape[1]] if len(self.shape) == 2 else [x.shape[1]]
+        outs = [self._feed(self.sess, x[i].reshape(one)).reshape(-1) for i in range(len(x))]
+        return np.stack(outs) if outs else np.zeros((0, 0), dtype=self.np_type)
+
+    def run_many(self, rows: np.ndarray) -> np.ndarray:
+        """Outputs (B, m) for rows (B, n), all rows in one call where the model (or a copy of
+        it with a free batch dimension) loads, runs and gives one output row per input row;
+        else as :meth:`run`. Any row whose result matters is to be confirmed by :meth:`run`:
+        a batch of B rows is not the model's input of batch 1."""
+        if len(self.shape) != 2 or len(rows) < 2:
+            return self.run(rows)
+        if self._batched is None:
+            free = not isinstance(self.shape[0], int)
+            self._batched = self.sess if free else (self._free_batch() or False)
+        if self._batched is False:
+            return self.run(rows)
+        x = np.asarray(rows).astype(self.np_type)
+        try:
+            y = np.asarray(self._batched.run(None, {self.input: x})[0])
+        except Exception:  # noqa: BLE001 - fall back to the model as it is
+            self._batched = False
+            return self.run(rows)
+        if y.ndim != 2 or y.shape[0] != len(x):
+            self._batched = False
+            return self.run(rows)
+        return y
+
+    def _free_batch(self) -> Any:
+        onnx = require_onnx()
+        model = onnx.load_from_string(self.data)
+        g = model.graph
+        del g.value_info[:]
+        for vi in list(g.input) + list(g.output):
+            if vi.name == self.input or vi in g.output:
+                dims = vi.type.tensor_type.shape.dim
+                if len(dims) == 2:
+                    dims[0].Clear()
+                    dims[0].dim_param = "loopmlp_batch"
+        try:
+            return _session(model.SerializeToString())
+        except Exception:  # noqa: BLE001 - the model as it is still runs row by row
+            return None
 
 
 def run_onnxruntime(model_or_path: Any, rows: np.ndarray) -> np.ndarray:
-    """Run a model on rows ``(batch, n)`` with onnxruntime (for tests and cross-checks)."""
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise LoopmlpError(f"onnxruntime is not installed: {EXTRA}") from None
-    src = model_or_path if isinstance(model_or_path, str) else model_or_path.SerializeToString()
-    sess = ort.InferenceSession(src, providers=["CPUExecutionProvider"])
-    inp = sess.get_inputs()[0]
-    np_type = {"tensor(float)": np.float32, "tensor(double)": np.float64,
-               "tensor(int32)": np.int32, "tensor(int64)": np.int64}[inp.type]
-    x = np.asarray(rows).astype(np_type)
-    fixed = inp.shape[0] if inp.shape and isinstance(inp.shape[0], int) else None
-    if fixed == 1 and x.shape[0] != 1:
-        return np.concatenate([sess.run(None, {inp.name: x[i:i + 1]})[0] for i in range(len(x))])
-    return sess.run(None, {inp.name: x})[0]
+    """Run a model on rows ``(batch, n)`` with onnxruntime, the model as it is (one row at a
+    time where its batch is fixed), for tests and cross-checks."""
+    label = model_or_path if isinstance(model_or_path, str) else "model"
+    return Reference(model_or_path, label).run(rows)

@@ -7,7 +7,9 @@ about any gadget or machine.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -16,6 +18,30 @@ try:  # z3 is a hard dependency, but keep the import local to the symbolic branc
     import z3
 except ImportError:  # pragma: no cover - z3-solver is in the project's dependencies
     z3 = None
+
+
+# True while a spec runs on batches of Python ints (object arrays): arrays that the operations
+# below make from plain integers are then object arrays too, never int64 (which would wrap).
+_PYTHON_INTS: ContextVar[bool] = ContextVar("loopmlp_python_int_batches", default=False)
+
+
+@contextmanager
+def python_int_batches() -> Iterator[None]:
+    """Within the block, batches hold Python ints: ``ite`` and ``select`` make the arrays of
+    their plain-integer values as object arrays, so a magnitude beyond int64 stays exact."""
+    token = _PYTHON_INTS.set(True)
+    try:
+        yield
+    finally:
+        _PYTHON_INTS.reset(token)
+
+
+def _batch_value(v: Any) -> Any:
+    """A plain integer as the batches of the current run hold it (object under
+    :func:`python_int_batches`)."""
+    if _PYTHON_INTS.get() and not isinstance(v, np.ndarray):
+        return np.array(v, dtype=object)
+    return v
 
 
 def is_z3(x: Any) -> bool:
@@ -75,21 +101,24 @@ def ite(cond: Any, a: Any, b: Any) -> Any:
         return z3.If(cond, a, b)
     iv = _interval(a, b)
     if iv is not None or _ibool(cond):
-        from .interval import IBool
+        # Interval run: both branches are lifted onto the run's tracker (also when the
+        # condition decides between them), so every magnitude either can take is recorded and
+        # the value stays an interval for whatever the spec does with it next.
+        from .interval import IBool, Interval
 
         vals = cond.values if isinstance(cond, IBool) else frozenset({bool(cond)})
+        tracker = iv.tracker if iv is not None else cond.tracker
+        if tracker is None:
+            raise TypeError("an interval condition from no interval run")
+        base = iv if iv is not None else Interval(0, 0, tracker)
+        then, other = base._lift(a), base._lift(b)
         if vals == frozenset({True}):
-            return a
+            return then
         if vals == frozenset({False}):
-            return b
-        base = iv if iv is not None else None
-        if base is None:
-            from .interval import Interval, Tracker
-
-            base = Interval(int(a), int(a), Tracker())
-        return base._lift(a).hull(b)
+            return other
+        return then.hull(other)
     if _any_array(cond, a, b):
-        return np.where(cond, a, b)
+        return np.where(cond, _batch_value(a), _batch_value(b))
     return a if cond else b
 
 
@@ -128,6 +157,8 @@ def logical_not(c: Any) -> Any:
     """Negation of a condition."""
     if is_z3(c):
         return z3.Not(c)
+    if _ibool(c):
+        return ~c
     if isinstance(c, np.ndarray):
         return ~c
     return not c
@@ -183,7 +214,10 @@ def word(bits_lsb_first: Sequence[Any]) -> Any:
 
 
 def select(values: Sequence[Any], index: Any) -> Any:
-    """values[index], with a symbolic index turned into a chain of ``If``."""
+    """``values[index]`` for ``0 <= index < len(values)``, and the last value for any other
+    index, on every backend: a symbolic index is the chain ``If(index == 0, values[0], If(...,
+    values[-1]))``, and the concrete ones follow the same rule, so no backend raises where
+    another gives a value."""
     iv = _interval(index)
     if iv is not None:
         out = iv._lift(values[0])
@@ -191,14 +225,17 @@ def select(values: Sequence[Any], index: Any) -> Any:
             out = out.hull(v)
         return out
     if is_z3(index):
+        # Through ite, so plain-integer values take the bit-vector sort of the index.
         out = values[-1]
         for j in range(len(values) - 2, -1, -1):
-            out = z3.If(index == j, values[j], out)
+            out = ite(index == j, values[j], out)
         return out
     if isinstance(index, np.ndarray):
-        stacked = np.stack([np.broadcast_to(v, index.shape) for v in values])
-        return np.take_along_axis(stacked, index[None, ...], axis=0)[0]
-    return values[index]
+        stacked = np.stack([np.broadcast_to(_batch_value(v), index.shape) for v in values])
+        inside = (index >= 0) & (index < len(values))
+        positions = np.where(inside, index, len(values) - 1).astype(np.int64)
+        return np.take_along_axis(stacked, positions[None, ...], axis=0)[0]
+    return values[index] if 0 <= index < len(values) else values[-1]
 
 
 def store(values: Sequence[Any], index: Any, value: Any) -> list[Any]:

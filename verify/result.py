@@ -41,7 +41,7 @@ class Counterexample:
     def compact_inputs(self) -> dict[str, int]:
         """Inputs with word-grouped bits shown as one unsigned value per word."""
         out: dict[str, int] = {}
-        grouped = set()
+        grouped: set[str] = set()
         for w, bits in self.words.items():
             out[w] = sum(int(self.inputs[b]) << i for i, b in enumerate(bits))
             grouped.update(bits)

@@ -9,11 +9,13 @@ and modification times are unchanged.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
 
@@ -23,6 +25,7 @@ import constructions.computer
 import constructions.limits
 import proofs.machine_cli
 import proofs.report
+import verify.files
 from constructions import asm
 from constructions.computer import PROFILES, build
 from constructions.limits import estimate_weights
@@ -144,12 +147,16 @@ def test_every_prefix_of_every_corpus_program_assembles_or_names_the_line() -> N
     assert cuts > 5000 and 0 < assembled < cuts
 
 
-def test_load_refuses_what_cannot_be_read(tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_load_refuses_what_cannot_be_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          fifo: Callable[[Path], Path]) -> None:
     (tmp_path / "dir.sq").mkdir()
     (tmp_path / "file.txt").write_text("x", encoding="utf-8")
+    fifo(tmp_path / "fifo.sq")
+    (tmp_path / "link.sq").symlink_to("fifo.sq")
     for name, reason in [("dir.sq", "Is a directory"), ("missing.sq", "No such file"),
-                         ("file.txt/x.sq", "Not a directory"), ("nul\0.sq", "embedded null")]:
+                         ("file.txt/x.sq", "Not a directory"), ("nul\0.sq", "embedded null"),
+                         ("fifo.sq", r"not a regular file \(a FIFO\)"),
+                         ("link.sq", r"not a regular file \(a FIFO\)")]:
         with pytest.raises(InputError, match=f"cannot read file: .*{reason}"):
             asm.load(tmp_path / name)
     locked = tmp_path / "locked.sq"
@@ -159,10 +166,10 @@ def test_load_refuses_what_cannot_be_read(tmp_path: Path,
         with pytest.raises(InputError, match="locked.sq: cannot read file: Permission denied"):
             asm.load(locked)
 
-    def denied(self: Path, *args: object, **kwargs: object) -> object:
-        raise PermissionError(13, "Permission denied", str(self))
+    def denied(path: object, *args: object, **kwargs: object) -> object:
+        raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(Path, "open", denied)
+    monkeypatch.setattr(verify.files.os, "open", denied)
     with pytest.raises(InputError, match="locked.sq: cannot read file: Permission denied"):
         asm.load(locked)
 
@@ -450,15 +457,86 @@ def test_report_never_touches_a_file_it_did_not_write(workdir: Path,
     base = ["report", "--from", "results.json", "--no-pictures"]
     refused([*base, "--out", "out"], workdir,
             r"out/report\.md: exists and was not written by `loopmlp report`")
-    # A manifest naming the file is not enough when it lists it only as a directory entry.
-    (workdir / "out" / ".loopmlp-report").write_text("# x\n../report.md\n/etc/passwd\n",
-                                                     encoding="utf-8")
-    refused([*base, "--out", "out"], workdir, r"out/report\.md: exists and was not written")
+    # A manifest that is not one loopmlp writes is refused, and so is the file it is next to.
+    manifest = workdir / "out" / ".loopmlp-report"
+    manifest.write_text("# x\nreport.md\n", encoding="utf-8")
+    refused([*base, "--out", "out"], workdir,
+            r"out/\.loopmlp-report: not a manifest written by `loopmlp report`")
+    # A manifest naming the file is not enough: the content must have the recorded hash.
+    manifest.write_text(json.dumps({"tool": "loopmlp", "files": {
+        "../report.md": sha("my notes\n"), "/etc/passwd": sha("my notes\n"),
+        "report.md": sha("another text\n")}}), encoding="utf-8")
+    refused([*base, "--out", "out"], workdir, r"out/report\.md: exists and was not written by "
+            r"`loopmlp report` \(its content differs from what is recorded in "
+            r"out/\.loopmlp-report\)")
     (workdir / "plain.txt").write_text("mine\n", encoding="utf-8")
     refused([*base, "--out", "plain.txt"], workdir, r"plain\.txt: exists and is not a directory")
     refused([*base, "--out", "plain.txt/sub"], workdir, r"plain\.txt/sub")
     refused([*base, "--out", "/proc/loopmlp-report"], workdir, r"/proc/loopmlp-report")
     assert foreign.read_text(encoding="utf-8") == "my notes\n"
+
+
+# --------------------------------------------------------------------------- special files
+GIANNOU = ROOT / "tests" / "data" / "giannou"
+CMDS, MEM = str(GIANNOU / "sum_cmds.csv"), str(GIANNOU / "sum_mem.csv")
+READ_FIFO = r"cannot read file: not a regular file \(a FIFO\)$"
+PROVE = ["prove", "--only", "kernel/full-adder", "--quiet"]
+FROM = ["report", "--from", "results.json", "--no-pictures"]
+
+
+@pytest.mark.parametrize(("argv", "fifo_at", "pattern"), [
+    (["run", "p.sq"], "p.sq", r"p\.sq: " + READ_FIFO),
+    (["run", "link.sq", "--json"], "p.sq", r"link\.sq: " + READ_FIFO),
+    (["report", "--from", "p.json", "--out", "r"], "p.json", r"p\.json: " + READ_FIFO),
+    (["report", "--out", "r", "--trace-program", "p.sq"], "p.sq", r"p\.sq: " + READ_FIFO),
+    (["import", "--giannou", "p.csv", MEM], "p.csv", r"p\.csv: " + READ_FIFO),
+    (["import", "--giannou", CMDS, "p.csv"], "p.csv", r"p\.csv: " + READ_FIFO),
+    (["import", "--giannou", CMDS, MEM, "-o", "p.sq"], "p.sq", r"p\.sq: already exists"),
+    ([*PROVE, "--json", "p.json"], "p.json",
+     r"p\.json: is a FIFO, not a regular file; not replaced \(need a file name for the "
+     r"results file\)$"),
+    ([*PROVE, "--junit", "p.xml"], "p.xml", r"p\.xml: is a FIFO, not a regular file"),
+    ([*FROM, "--out", "r"], "r/index.html",
+     r"r/index\.html: is a FIFO, not a file `loopmlp report` wrote; not replaced"),
+    ([*FROM, "--out", "r"], "r/.loopmlp-report",
+     r"r/\.loopmlp-report: not a regular file \(a FIFO\)$"),
+], ids=["run", "run-link", "report-from", "trace-program", "import-cmds", "import-mem",
+        "import-out", "prove-json", "prove-junit", "report-out", "report-manifest"])
+def test_a_fifo_is_refused_never_opened(argv: list[str], fifo_at: str, pattern: str,
+                                        workdir: Path, fifo: Callable[[Path], Path],
+                                        monkeypatch: pytest.MonkeyPatch,
+                                        kernel_registry: None) -> None:
+    """A FIFO (named pipe) anywhere a file is read or written: exit 2 at once, one line."""
+    (workdir / "r").mkdir()
+    (workdir / "results.json").write_text(json.dumps(
+        {"tool": "loopmlp", "version": "0", "seconds": 0, "results": []}), encoding="utf-8")
+    fifo(workdir / fifo_at)
+    (workdir / "link.sq").symlink_to(fifo_at)
+    import proofs.registry
+
+    monkeypatch.setattr(proofs.registry, "run_entry", trap)  # refused before any proof
+    monkeypatch.setattr(proofs.report, "prepare_report", trap)
+    monkeypatch.setattr(proofs.machine_cli, "build", trap)
+    refused(argv, workdir, pattern)
+
+
+def test_import_force_replaces_a_fifo_without_opening_it(workdir: Path,
+                                                         fifo: Callable[[Path], Path]) -> None:
+    fifo(workdir / "p.sq")
+    code, out, err = cli("import", "--giannou", CMDS, MEM, "-o", "p.sq", "--force")
+    assert (code, err) == (0, ""), err
+    assert (workdir / "p.sq").is_file() and "subleq" in (workdir / "p.sq").read_text()
+
+
+def test_prove_writes_through_a_link_to_its_own_results(workdir: Path,
+                                                        fast_prove: list[str]) -> None:
+    assert cli(*fast_prove, "--json", "r.json")[0] == 0
+    (workdir / "r.json").write_text((workdir / "r.json").read_text() + " ")
+    (workdir / "link.json").symlink_to("r.json")
+    assert cli(*fast_prove, "--json", "link.json")[0] == 0
+    assert (workdir / "link.json").is_symlink()
+    assert (workdir / "r.json").read_text().endswith("}\n")
+    assert sorted(p.name for p in workdir.iterdir()) == ["link.json", "r.json"]
 
 
 # --------------------------------------------------------------------------- the real script
@@ -498,14 +576,81 @@ def test_no_loader_lets_another_exception_out(tmp_path: Path) -> None:
         assert path.name == "size-unbuildable.sq", path  # a valid size: refused when built
 
 
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def test_a_forged_manifest_never_makes_the_report_delete_a_file(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
-    (out / ".loopmlp-report").write_text("# x\nnotes.txt\nreport.md\n", encoding="utf-8")
+    outside = tmp_path / "outside.md"
+    outside.write_text("outside\n", encoding="utf-8")
+    (out / "report.md").symlink_to(outside)
     (out / "notes.txt").write_text("mine\n", encoding="utf-8")
-    (out / "report.md").write_text("old report\n", encoding="utf-8")
+    (out / "results.json").write_text("edited by hand\n", encoding="utf-8")
+    (out / "junit.xml").write_text("as written\n", encoding="utf-8")
+    (out / ".loopmlp-report").write_text(json.dumps({"tool": "loopmlp", "files": {
+        "notes.txt": sha("mine\n"),  # not a name the report writes: never removed
+        "report.md": sha("outside\n"),  # a link: never followed, never removed
+        "results.json": sha("as written\n"),  # changed since: kept
+        "junit.xml": sha("as written\n"),  # unchanged: stale, removed
+    }}), encoding="utf-8")
     proofs.report.write_report_files(out, {"index.html": "<html></html>\n"})
     assert (out / "notes.txt").read_text(encoding="utf-8") == "mine\n"
-    assert not (out / "report.md").exists()  # listed and a report's own name: stale, removed
-    listed = (out / ".loopmlp-report").read_text(encoding="utf-8").splitlines()[1:]
-    assert listed == ["index.html"]
+    assert outside.read_text(encoding="utf-8") == "outside\n"
+    assert (out / "report.md").is_symlink()
+    assert (out / "results.json").read_text(encoding="utf-8") == "edited by hand\n"
+    assert not (out / "junit.xml").exists()
+    doc = json.loads((out / ".loopmlp-report").read_text(encoding="utf-8"))
+    assert doc["files"] == {"index.html": sha("<html></html>\n")}
+
+
+def test_report_targets_beyond_a_link_or_special_are_refused(
+        tmp_path: Path, fifo: Callable[[Path], Path]) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    outside = tmp_path / "outside.html"
+    outside.write_text("outside\n", encoding="utf-8")
+    (out / "index.html").symlink_to(outside)
+    (out / ".loopmlp-report").write_text(json.dumps({"tool": "loopmlp", "files": {
+        "index.html": sha("outside\n")}}), encoding="utf-8")
+    with pytest.raises(InputError, match=r"out/index\.html: is a symbolic link, not a file "
+                       r"`loopmlp report` wrote; not replaced"):
+        proofs.report.write_report_files(out, {"index.html": "<html></html>\n"})
+    assert outside.read_text(encoding="utf-8") == "outside\n"
+    (out / "index.html").unlink()
+    fifo(out / "index.html")
+    with pytest.raises(InputError, match=r"out/index\.html: is a FIFO, not a file"):
+        proofs.report.write_report_files(out, {"index.html": "<html></html>\n"})
+    (out / "index.html").unlink()
+    (out / "index.html").mkdir()
+    with pytest.raises(InputError, match=r"out/index\.html: is a directory"):
+        proofs.report.write_report_files(out, {"index.html": "<html></html>\n"})
+    assert os.listdir(out / "index.html") == []
+
+
+def test_an_interrupted_report_is_recognised_next_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The manifest records old and new hashes before the files are replaced: whichever each
+    file holds when a run stops, the next run replaces it."""
+    out = tmp_path / "out"
+    proofs.report.write_report_files(out, {"index.html": "one\n", "report.md": "one\n"})
+    real = verify.files._Dir.replace
+    calls: list[str] = []
+
+    def dies_on_report_md(self: object, rel: str, data: bytes, **kw: bool) -> None:
+        calls.append(rel)
+        if rel == "report.md":
+            raise KeyboardInterrupt
+        real(self, rel, data, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(verify.files._Dir, "replace", dies_on_report_md)
+    with pytest.raises(KeyboardInterrupt):
+        proofs.report.write_report_files(out, {"index.html": "two\n", "report.md": "two\n"})
+    assert calls == [".loopmlp-report", "index.html", "report.md"]
+    assert (out / "index.html").read_text() == "two\n"
+    assert (out / "report.md").read_text() == "one\n"
+    monkeypatch.undo()
+    proofs.report.write_report_files(out, {"index.html": "three\n", "report.md": "three\n"})
+    assert {p.name for p in out.iterdir()} == {".loopmlp-report", "index.html", "report.md"}
+    assert (out / "report.md").read_text() == "three\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
@@ -137,6 +138,21 @@ def test_json_to_stdout_keeps_stdout_pure(registry: Callable[..., None]) -> None
     doc = json.loads(out)
     validate(doc)
     assert "test/wrong-adder: REFUTED" in err
+
+
+def test_junit_to_stdout_keeps_stdout_pure(registry: Callable[..., None], tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    registry(GOOD, WRONG)
+    code, out, err = run("prove", "--junit", "-", "--json", "r.json")
+    assert code == 1
+    root = ET.fromstring(out)  # all of stdout is the document
+    assert root.get("name") == "loopmlp" and root[0].get("failures") == "1"
+    assert "test/wrong-adder: REFUTED" in err and "2 obligations:" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]  # no file called '-'
+    code, out, err = run("prove", "--junit", "-", "--json", "-")
+    assert (code, out) == (2, "") and err == (
+        "loopmlp: error: --json - and --junit -: only one of them can go to standard output\n")
 
 
 def test_version_and_help_exit_0() -> None:

@@ -3,6 +3,7 @@ directory's manifest, ``--from``, and counterexamples that reproduce when pasted
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shlex
@@ -334,17 +335,23 @@ def test_report_never_overwrites_a_file_it_did_not_write(registry: Callable[...,
     rep = tmp_path / "rep"
     assert run("report", "--out", str(rep), "--no-pictures", *FAST)[0] == 0
     (rep / "notes.txt").write_text("keep me")
-    listed = set((rep / MANIFEST).read_text().splitlines()[1:])
-    assert listed == {"index.html", "report.md", "results.json", "junit.xml"}
+    manifest = json.loads((rep / MANIFEST).read_text())
+    assert manifest["files"] == {n: hashlib.sha256((rep / n).read_bytes()).hexdigest()
+                                 for n in ("index.html", "report.md", "results.json",
+                                           "junit.xml")}
     assert run("report", "--out", str(rep), "--no-pictures", *FAST)[0] == 0
     assert (rep / "notes.txt").read_text() == "keep me"
 
-    # A file the manifest does not list is refused even next to the report's own files.
-    (rep / "junit.xml").unlink()
-    (rep / MANIFEST).write_text("\n".join(listed - {"junit.xml"}) + "\n")
+    # A file whose content is not what the report wrote is refused, listed or not.
     (rep / "junit.xml").write_text("<mine/>")
     code, _, err = run("report", "--out", str(rep), "--no-pictures", *FAST)
-    assert code == 2 and str(rep / "junit.xml") in err
+    assert code == 2 and err.count("\n") == 1 and str(rep / "junit.xml") in err
+    assert "its content differs from what is recorded" in err
+    manifest = json.loads((rep / MANIFEST).read_text())
+    del manifest["files"]["junit.xml"]
+    (rep / MANIFEST).write_text(json.dumps(manifest))
+    code, _, err = run("report", "--out", str(rep), "--no-pictures", *FAST)
+    assert code == 2 and str(rep / "junit.xml") in err and "not recorded in" in err
     assert (rep / "junit.xml").read_text() == "<mine/>"
 
 

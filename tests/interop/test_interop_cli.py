@@ -3,6 +3,7 @@ the missing-extra message, and the float32 note on a model that float32 cannot h
 
 from __future__ import annotations
 
+import json
 import sys
 from io import StringIO
 from pathlib import Path
@@ -15,6 +16,7 @@ pytest.importorskip("onnxruntime")
 from onnx import TensorProto, numpy_helper  # noqa: E402
 
 from proofs.cli import main  # noqa: E402
+from proofs.interop_cli import gadget  # noqa: E402
 from verify import onnx_io  # noqa: E402
 
 
@@ -76,7 +78,11 @@ def test_missing_extra_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert code == 2 and "pip install 'loopmlp[onnx]'" in err
 
 
-def test_float32_model_beyond_2_24_gets_a_note_and_a_timeout_is_unknown(tmp_path: Path) -> None:
+def test_float32_model_beyond_2_24_is_refuted_in_float32_and_a_timeout_is_unknown(
+        tmp_path: Path) -> None:
+    """The float64 export is exact and the solver's timeout leaves it unknown; cast to float32
+    its partial sums pass 2^24 and the file rounds: the verdict is about the file, REFUTED
+    with onnxruntime's counterexample (never a verdict about the exact reading)."""
     src = tmp_path / "sub.onnx"
     assert run("export", "--onnx", str(src), "--gadget", "subtract", "--bits", "24")[0] == 0
     model = onnx.load(str(src))
@@ -86,10 +92,18 @@ def test_float32_model_beyond_2_24_gets_a_note_and_a_timeout_is_unknown(tmp_path
         v.type.tensor_type.elem_type = TensorProto.FLOAT
     f32 = tmp_path / "sub32.onnx"
     onnx.save(model, str(f32))
-    code, out, err = run("check", str(f32), "--spec", "subtract", "--bits", "24", "--method",
+    code, out, err = run("check", str(src), "--spec", "subtract", "--bits", "24", "--method",
                          "smt", "--timeout", "0.5")
-    assert code == 3 and "UNKNOWN smt" in out and "timeout" in out
-    assert "not exact" in err and "float32" in err
+    assert code == 3 and "UNKNOWN smt" in out and "timeout" in out and err == ""
+    code, out, err = run("check", str(f32), "--spec", "subtract", "--bits", "24", "--method",
+                         "smt", "--timeout", "0.5", "--json")
+    assert code == 1 and err == "", out + err
+    doc = json.loads(out)
+    assert doc["model"]["dtype_exact"] is False and doc["model"]["exactness"]["dtype"] == "float32"
+    y = onnx_io.run_onnxruntime(str(f32), np.array([doc["model"]["counterexample_input"]]))[0]
+    cex = doc["results"][0]["counterexample"]
+    outs = gadget("subtract", 24).network.outputs.names
+    assert all(int(y[outs.index(o)]) == v != cex["spec"][o] for o, v in cex["network"].items())
     # ... and float32 does go wrong on such a model: onnxruntime against the exact network.
     loaded = onnx_io.load(str(src)).network
     rng = np.random.default_rng(0)

@@ -16,12 +16,20 @@ from typing import Any
 import numpy as np
 import pytest
 
-pytest.importorskip("onnx")
-pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx", reason="the onnx extra is not installed")
+pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
 
 from constructions import asm, subleq  # noqa: E402
 from constructions.computer import PROFILES, build, decode, encode  # noqa: E402
-from proofs.interop_cli import GADGETS, computer_model, gadget, gadget_model  # noqa: E402
+from proofs.interop_cli import (  # noqa: E402
+    GADGETS,
+    computer_dense_floor,
+    computer_model,
+    gadget,
+    gadget_model,
+    gadget_size,
+    spec_label,
+)
 from verify import onnx_io  # noqa: E402
 from verify.errors import ParameterError  # noqa: E402
 from verify.obligation import Obligation  # noqa: E402
@@ -139,3 +147,34 @@ def test_step_model_runs_corpus_programs_like_the_interpreter(profile: str, prog
 def test_step_model_runs_whole_corpus(profile: str, program: str) -> None:
     p = asm.load(CORPUS / program)
     _run_program(profile, p, 5000)
+
+
+SIZES = [(1, 2), (2, 2), (3, 4), (4, 8), (8, 2), (5, 16)]
+
+
+@pytest.mark.parametrize("name", list(GADGETS))
+def test_gadget_sizes_are_estimated_exactly_before_building(name: str) -> None:
+    """The sizes ``check`` and ``export`` refuse by are computed without building; they must
+    be the built gadget's: inputs, outputs, every layer's width, and the obligation name."""
+    for bits, words in SIZES:
+        try:
+            g = gadget(name, bits, words)
+        except ParameterError:  # a size this family does not take (compare at 1 bit)
+            continue
+        net = g.obligation().network
+        size = gadget_size(name, bits, words)
+        assert (size.inputs, size.outputs) == (len(net.inputs), len(net.outputs)), (bits, words)
+        assert size.widths == tuple(len(layer.outputs) for layer in net.layers), (bits, words)
+        assert size.dense == sum(a * b + a for a, b in (layer.shape for layer in net.layers))
+        assert spec_label(name, bits, words) == g.obligation_name
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_computer_dense_floor_is_a_lower_bound(profile: str) -> None:
+    """``export --onnx`` refuses a machine whose floor exceeds the limit before building it:
+    the floor must never exceed the built network's dense size."""
+    for size in (subleq.MachineSize(2, 2, 2), subleq.MachineSize(4, 3, 8),
+                 subleq.MachineSize(8, 8, 16)):
+        net = build(profile, size).network
+        dense = sum(a * b + a for a, b in (layer.shape for layer in net.layers))
+        assert 0 < computer_dense_floor(profile, size) <= dense, size

@@ -10,7 +10,9 @@ domain, and a corrupted model satisfies one at the counterexample ``loopmlp chec
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
+import os
 import re
 from io import StringIO
 from pathlib import Path
@@ -146,3 +148,84 @@ def test_vnnlib_refusals(tmp_path: Path) -> None:
     # ... and the files of the earlier export that the new one does not write are removed.
     assert sorted(p.name for p in (other / "onnx").iterdir()) == ["add_bits2.onnx"]
     assert (other / "notes.txt").read_text() == "keep"
+
+
+# --------------------------------------------------------------------------- overwrite protection
+def listing(root: Path) -> dict[str, bytes | str]:
+    """Every path under ``root``: a file's bytes, a link's target."""
+    return {str(p.relative_to(root)): (f"-> {os.readlink(p)}" if p.is_symlink()
+                                       else p.read_bytes() if p.is_file() else "dir")
+            for p in sorted(root.rglob("*"))}
+
+
+def test_a_link_in_the_directory_is_never_followed(tmp_path: Path) -> None:
+    """A subfolder that is a link to elsewhere: nothing is written or removed through it, not
+    even with --force (an earlier export's models there are not touched)."""
+    d = tmp_path / "bench"
+    assert run("export", "--vnnlib", str(d), "--bits", "2")[0] == 0
+    elsewhere = tmp_path / "elsewhere"
+    (d / "onnx").rename(elsewhere)
+    (d / "onnx").symlink_to(elsewhere)
+    before = listing(tmp_path)
+    for force in ([], ["--force"]):
+        code, out, err = run("export", "--vnnlib", str(d), "--bits", "2", "--gadget", "add",
+                             *force)
+        assert (code, out) == (2, "")
+        assert err == (f"loopmlp: error: {d / 'onnx'}: is a symbolic link; loopmlp never writes "
+                       "or removes anything through a link in its output directory\n")
+        assert listing(tmp_path) == before
+
+
+def test_a_linked_target_is_replaced_only_with_force_and_never_followed(tmp_path: Path) -> None:
+    d = tmp_path / "bench"
+    assert run("export", "--vnnlib", str(d), "--bits", "2", "--gadget", "add")[0] == 0
+    outside = tmp_path / "outside.onnx"
+    outside.write_bytes(b"not a model")
+    (d / "onnx" / "add_bits2.onnx").unlink()
+    (d / "onnx" / "add_bits2.onnx").symlink_to(outside)
+    code, _, err = run("export", "--vnnlib", str(d), "--bits", "2", "--gadget", "add")
+    assert code == 2 and err.count("\n") == 1 and "add_bits2.onnx: is a symbolic link, not a " \
+        "file `loopmlp export --vnnlib` wrote; not replaced" in err
+    assert run("export", "--vnnlib", str(d), "--bits", "2", "--gadget", "add", "--force")[0] == 0
+    assert outside.read_bytes() == b"not a model"
+    model = d / "onnx" / "add_bits2.onnx"
+    assert not model.is_symlink() and onnx.load(str(model)).producer_name == "loopmlp"
+
+
+def test_a_forged_manifest_never_makes_export_replace_or_delete(tmp_path: Path) -> None:
+    d = tmp_path / "bench"
+    (d / "onnx").mkdir(parents=True)
+    mine, target = d / "onnx" / "mine.onnx", d / "onnx" / "add_bits2.onnx"
+    mine.write_bytes(b"my model")
+    target.write_bytes(b"my add")
+    manifest = d / "loopmlp-export.json"
+    argv = ("export", "--vnnlib", str(d), "--bits", "2", "--gadget", "add")
+    # Names without hashes (the earlier format) prove nothing: refused as a whole.
+    manifest.write_text(json.dumps({"tool": "loopmlp", "files": [
+        "onnx/mine.onnx", "onnx/add_bits2.onnx"]}))
+    before = listing(tmp_path)
+    code, _, err = run(*argv)
+    assert code == 2 and err.count("\n") == 1 and f"{manifest}: not a manifest written by " \
+        "`loopmlp export --vnnlib`" in err
+    assert listing(tmp_path) == before
+    # Hashes that are not those of the files: the target is refused, nothing changes.
+    manifest.write_text(json.dumps({"tool": "loopmlp", "files": {
+        "onnx/mine.onnx": "0" * 64, "onnx/add_bits2.onnx": "1" * 64, "../../x.onnx": "2" * 64}}))
+    before = listing(tmp_path)
+    code, _, err = run(*argv)
+    assert code == 2 and err.count("\n") == 1 and f"{target}: exists and was not written by " \
+        "`loopmlp export --vnnlib` (its content differs from what is recorded in" in err
+    assert listing(tmp_path) == before
+    # --force replaces the target it names; the other listed file is kept (its hash does not
+    # match), and the new manifest records exactly what was written.
+    assert run(*argv, "--force")[0] == 0
+    assert mine.read_bytes() == b"my model"
+    assert onnx.load(str(target)).producer_name == "loopmlp"
+    files = json.loads(manifest.read_text())["files"]
+    assert files == {rel: hashlib.sha256((d / rel).read_bytes()).hexdigest() for rel in (
+        "onnx/add_bits2.onnx", "vnnlib/add_bits2.vnnlib", "instances.csv")}
+    # A file changed since loopmlp wrote it is never replaced without --force.
+    (d / "instances.csv").write_text("edited\n")
+    code, _, err = run(*argv)
+    assert code == 2 and "instances.csv: exists and was not written" in err
+    assert (d / "instances.csv").read_text() == "edited\n"

@@ -8,11 +8,14 @@ or exits 2 with exactly one stderr line starting ``loopmlp: error:``, and never 
 modifies a file in its working directory.
 
 To fuzz a new loader, add one line to :data:`LOADERS`: a name and a callable that takes the path
-of the fuzzed file. A loader that needs an optional dependency imports it inside the callable and
-is listed only where the dependency is installed, e.g.
+of the fuzzed file. Every loader of a path must also refuse each of :data:`SPECIAL` (FIFOs,
+devices, directories, links to them) at once, without opening it. A loader that needs an
+optional dependency imports it inside the callable and is listed only where the dependency
+is installed, e.g.
 ``*([("onnx_io.load", lambda p: onnx_load(str(p)))] if find_spec("onnx") else [])``, so the
 others are still fuzzed without it. A loader of text can read the path itself, e.g.
-``lambda p: load_text(p.read_text("utf-8", "replace"))``.
+``lambda p: load_text(p.read_text("utf-8", "replace"))`` (and is then named in
+:data:`TEXT_LOADERS`, which the special files skip).
 
 The default budget is small (200 examples in all, a few seconds);
 ``-m slow`` runs the same properties with a large one.
@@ -76,7 +79,41 @@ LOADERS: list[tuple[str, Callable[[Path], Any]]] = [
     ("giannou.read(commands)", lambda p: giannou.read(p, _GIANNOU_MEM)),
     ("giannou.read(memory)", lambda p: giannou.read(_GIANNOU_CMDS, p)),
     *([("onnx_io.load", lambda p: _onnx_load(str(p)))] if find_spec("onnx") else []),
+    ("looped_transformer.npz_io.load", lambda p: _npz_load(p)),
 ]
+
+def _npz_load(p: Path) -> Any:
+    from constructions.looped_transformer import npz_io
+
+    return npz_io.load(p)
+
+
+TEXT_LOADERS = ("asm.assemble", "asm.expected")
+"""Loaders of text, not of a path: the test itself reads the file for them."""
+
+# Paths that are not regular files: every loader of a path refuses each at once, without
+# opening a FIFO or a device (a FIFO would block until a writer came). One line per kind:
+# (name, maker of the path in a fresh directory; ``fifo`` makes a FIFO that cannot hang).
+SPECIAL: list[tuple[str, Callable[[Path, Callable[[Path], Path]], Path]]] = [
+    ("fifo", lambda d, fifo: fifo(d / "p.sq")),
+    ("link to a fifo", lambda d, fifo: _link(d / "l.sq", fifo(d / "q.sq"))),
+    ("directory", lambda d, fifo: _mkdir(d / "dir.sq")),
+    ("dangling link", lambda d, fifo: _link(d / "gone.sq", d / "nowhere.sq")),
+    *[(dev, lambda d, fifo, dev=dev: Path(dev)) for dev in ("/dev/zero", "/dev/null")
+      if os.path.exists(dev)],
+]
+NOT_REGULAR = ("fifo", "link to a fifo", "/dev/zero", "/dev/null")
+
+
+def _link(path: Path, target: Path) -> Path:
+    path.symlink_to(target)
+    return path
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir()
+    return path
+
 
 _RESULTS_DOC = json.dumps({
     "tool": "loopmlp", "version": "1", "seconds": 0.5, "results": [
@@ -234,6 +271,20 @@ def test_loaders_raise_only_loopmlp_errors_big(data: bytes) -> None:
 @given(st.one_of(mutated(PROGRAM_SEEDS), SOUP, st.binary(max_size=300)))
 def test_run_exits_0_or_2_with_one_line_big(data: bytes) -> None:
     _run_cli(data)
+
+
+@pytest.mark.parametrize(("kind", "make"), SPECIAL, ids=[k for k, _ in SPECIAL])
+def test_every_loader_refuses_what_is_not_a_regular_file(
+        kind: str, make: Callable[[Path, Callable[[Path], Path]], Path], tmp_path: Path,
+        fifo: Callable[[Path], Path]) -> None:
+    path = make(tmp_path, fifo)
+    for name, loader in LOADERS:
+        if name in TEXT_LOADERS:
+            continue
+        with pytest.raises(LoopmlpError) as caught:
+            loader(path)
+        if kind in NOT_REGULAR:
+            assert "not a regular file" in str(caught.value), (name, str(caught.value))
 
 
 def test_the_fuzzed_loaders_accept_the_corpus() -> None:

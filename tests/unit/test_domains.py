@@ -173,6 +173,7 @@ def test_constrained_keeps_the_box_of_its_base() -> None:
         (lambda: OneHot(()), "names=(): need at least one coordinate"),
         (lambda: IntRange("x", 3, 2), "hi=2: need hi >= lo = 3"),
         (lambda: Product((Bits(("a",)), IntRange("a", 0, 1))), "factors='a': need disjoint"),
+        (lambda: Product(()), "factors=(): need at least one factor"),
     ],
 )
 def test_bad_domains_name_the_parameter(make: Callable[[], Domain], text: str) -> None:
@@ -189,3 +190,58 @@ def test_intrange_and_bits_enumerate_like_itertools(lo: int, span: int, nbits: i
         itertools.product((0, 1), repeat=nbits), range(lo, lo + span + 1))]
     assert sorted(_rows(dom)) == sorted(want)
     assert len(_rows(dom)) == dom.count
+
+
+@pytest.mark.parametrize("make", [lambda: Bits(("a", "b", "a")), lambda: OneHot(("h", "h"))],
+                         ids=["bits", "onehot"])
+def test_a_coordinate_named_twice_is_refused(make: Callable[[], Domain]) -> None:
+    # Two columns of one name could hold different values: the network would read one and the
+    # spec the other, and a one-hot sum over h + h = 1 has no solution at all.
+    with pytest.raises(ParameterError, match="need distinct coordinate names"):
+        make()
+
+
+@pytest.mark.parametrize(("lo", "hi"), [(0.5, 3), (0, 2.0), (True, 3)])
+def test_intrange_bounds_must_be_integers(lo: Any, hi: Any) -> None:
+    with pytest.raises(ParameterError, match="need an integer"):
+        IntRange("x", lo, hi)
+
+
+@pytest.mark.parametrize("key", sorted(DOMAINS))
+def test_contains_is_exactly_membership(key: str) -> None:
+    """Every point of a box around the domain's box: members in, everything else out."""
+    dom, expected = DOMAINS[key]
+    members = set(expected)
+    around = [range(lo - 1, hi + 2) for lo, hi in dom.box()]
+    for point in itertools.product(*around):
+        assert dom.contains(dict(zip(dom.names, point, strict=True))) == (point in members)
+
+
+@pytest.mark.parametrize("lo", [(1 << 63) - 3, -(1 << 63) - 2, 1 << 80, -(1 << 80)])
+def test_decoding_beyond_int64_is_exact(lo: int) -> None:
+    dom = product(Bits(("b",)), IntRange("x", lo, lo + 5), IntRange("y", -1, 0))
+    rows = _rows(dom, chunk=5)
+    want = [(b, x, y) for y, x, b in itertools.product(range(-1, 1), range(lo, lo + 6),
+                                                       range(2))]
+    assert rows == want
+
+
+def test_decoding_a_factor_wider_than_int64_indexes_exactly() -> None:
+    dom = product(Bits(("b",)), IntRange("x", 0, 1 << 70))
+    rows = dom.decode(np.arange(0, 6, dtype=np.int64))
+    assert [tuple(int(v) for v in r) for r in rows] == [(i % 2, i // 2) for i in range(6)]
+
+
+def test_term_bounds_cover_every_value_of_the_constraints() -> None:
+    assert Bits(("a", "b")).term_bound() == 1
+    assert OneHot(tuple(f"h{i}" for i in range(20))).term_bound() == 20
+    assert IntRange("x", -(1 << 70), 3).term_bound() == 1 << 70
+    wide = Constrained(Bits(("a", "b", "c")), lambda v: v["a"] * (1 << 40) * 3 >= 1, "wide")
+    bound = wide.term_bound()
+    assert bound is not None and bound >= 3 << 40
+    assert product(Word("X", 2), wide).term_bound() == bound
+    # A predicate that cannot run on intervals (``%``) has no bound: no bit-vector width, and
+    # the enumeration evaluates it on Python ints.
+    mod = Constrained(Bits(("a", "b", "c")), lambda v: (v["a"] + v["b"]) % 2 == 0, "even")
+    assert mod.term_bound() is None
+    assert product(mod, IntRange("k", 0, 1)).term_bound() is None

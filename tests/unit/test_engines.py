@@ -108,7 +108,7 @@ def test_exhaustive_refutes_and_the_counterexample_replays() -> None:
     assert r.checked == 2 and r.total == 8
 
 
-def test_replay_is_none_on_agreement_and_outside_the_domain() -> None:
+def test_replay_is_none_on_agreement_and_refuses_points_outside_the_domain() -> None:
     ob = full_adder()
     assert replay(ob, {"a": 1, "b": 1, "c": 0}) is None
     wrong = _wrong_adder()
@@ -116,7 +116,21 @@ def test_replay_is_none_on_agreement_and_outside_the_domain() -> None:
                             Constrained(wrong.domain, lambda v: v["a"] + v["b"] + v["c"] != 1,
                                         "a+b+c != 1"), wrong.spec)
     assert replay(wrong, {"a": 0, "b": 0, "c": 1}) is not None
-    assert replay(restricted, {"a": 0, "b": 0, "c": 1}) is None
+    assert replay(restricted, {"a": 1, "b": 1, "c": 1}) is None
+    # A point outside the domain is no counterexample: an engine that reports one is wrong.
+    for point in ({"a": 0, "b": 0, "c": 1}, {"a": 2, "b": 0, "c": 0}, {"a": 0, "b": 0}):
+        with pytest.raises(InternalError, match="outside the domain|not an integer"):
+            replay(restricted, point)
+
+
+def test_replay_refuses_a_spec_that_is_not_an_integer() -> None:
+    ob = full_adder()
+    floats = Obligation("float-spec", ob.network, ob.domain,
+                        lambda v: {k: w * 1.0 for k, w in ob.spec(v).items()})
+    with pytest.raises(ParameterError, match="an integer value for every output"):
+        replay(floats, {"a": 1, "b": 0, "c": 0})
+    with pytest.raises(ParameterError, match="integer values? for every output"):
+        exhaustive(floats)
 
 
 def test_points_outside_a_constrained_domain_are_not_counterexamples() -> None:
@@ -229,3 +243,78 @@ def test_intrange_domains_with_negative_values() -> None:
     assert ob.domain == IntRange("x", -50, 50)
     r = exhaustive(ob)
     assert r.verdict is Verdict.PROVED and r.checked == 101
+
+
+# --------------------------------------------------------------------------- edge cases
+def _identity(lo: int, hi: int) -> Obligation:
+    x, y = Layout(["x"]), Layout(["y"])
+    net = Network((Layer.from_entries(x, y, [(0, 0, 1)], [0], relu=False),), "identity")
+    return Obligation("identity", net, IntRange("x", lo, hi), lambda v: {"y": v["x"]})
+
+
+def test_an_obligation_that_checks_no_output_is_refused() -> None:
+    ob = full_adder()
+    with pytest.raises(ParameterError, match="at least one output to check"):
+        Obligation("nothing", ob.network, ob.domain, ob.spec, outputs=())
+    empty = Network((Layer.from_entries(Layout(["a"]), Layout([]), [], []),), "no-outputs")
+    with pytest.raises(ParameterError, match="at least one output to check"):
+        Obligation("no-outputs", empty, Bits(("a",)), lambda v: {})
+
+
+def test_a_domain_with_no_member_is_proved_vacuously_and_never_refuted() -> None:
+    ob = _wrong_adder()
+    nowhere = Obligation("nowhere", ob.network,
+                         Constrained(ob.domain, lambda v: v["a"] + v["b"] > 5, "never"), ob.spec)
+    for r in (exhaustive(nowhere), check(nowhere, Options(exhaustive_limit=1))):
+        assert r.verdict is Verdict.PROVED, r.line()
+    r = sampled(nowhere, Options("sampled", samples=50))
+    assert r.verdict is Verdict.UNKNOWN and "never proves" in r.reason
+
+
+def test_a_spec_that_raises_is_never_proved() -> None:
+    ob = full_adder()
+
+    def broken(v: object) -> dict[str, int]:
+        raise ValueError("no spec here")
+
+    bad = Obligation("broken", ob.network, ob.domain, broken)
+    for engine in (exhaustive, sampled, check, lambda o: check(o, Options(exhaustive_limit=1))):
+        with pytest.raises(ValueError, match="no spec here"):
+            engine(bad)
+
+
+def test_smt_bv_asks_over_integers_when_a_predicate_has_no_bound() -> None:
+    from verify.engines import bv_width, smt_bv
+
+    ob = _wrong_adder()
+    odd = Obligation("odd", ob.network,
+                     Constrained(ob.domain, lambda v: (v["a"] + v["b"] + v["c"]) % 2 == 1,
+                                 "odd"), ob.spec)
+    assert bv_width(odd) is None
+    r = smt_bv(odd, Options("smt", timeout=30))
+    assert r.verdict is Verdict.REFUTED and "integers" in r.details["theory"]
+    assert r.counterexample is not None and sum(r.counterexample.inputs.values()) == 1
+
+
+def test_sampled_reports_no_more_points_than_the_domain_has() -> None:
+    ob = _wrong_adder()
+    r = sampled(ob, Options("sampled", samples=500))
+    assert r.verdict is Verdict.REFUTED and r.checked <= r.total == 8
+
+
+@pytest.mark.parametrize(("lo", "arithmetic"), [
+    ((1 << 24) - 8, "float32"), (-(1 << 24) + 1, "float32"), ((1 << 24) - 4, "float64"),
+    ((1 << 53) - 4, "int64"), (-(1 << 53) - 3, "int64"), ((1 << 62) - 4, "python"),
+])
+def test_each_exact_arithmetic_is_taken_up_to_its_edge(lo: int, arithmetic: str) -> None:
+    """The identity over eight integers at each edge of exactness: float32 below 2^24, float64
+    below 2^53, int64 below 2^62, Python ints beyond; a spec one off at the last point is
+    refuted there, whatever the arithmetic."""
+    ob = _identity(lo, lo + 7)
+    r = exhaustive(ob)
+    assert r.verdict is Verdict.PROVED and r.details["arithmetic"] == arithmetic, r.line()
+    off = Obligation("off", ob.network, ob.domain,
+                     lambda v: {"y": v["x"] + ops.ite(v["x"] == lo + 7, 1, 0)})
+    r = exhaustive(off)
+    assert r.verdict is Verdict.REFUTED and r.counterexample is not None
+    assert r.counterexample.inputs == {"x": lo + 7}
