@@ -1,1 +1,2 @@
-"""The loopmlp tool around the kernel: integrations such as the pytest plugin."""
+"""The loopmlp tool around the kernel: the command line, the reports, the benchmarks and the
+pytest plugin."""

@@ -51,9 +51,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: long proofs; deselect with -m 'not slow'")
     config.addinivalue_line("markers", "loopmlp: a loopmlp obligation collected by --loopmlp")
     if config.getoption(_ENABLE):
-        from proofs.report import check_timeout
-        from verify.engines import METHODS
+        from loopmlp.cli.args import check_timeout
         from verify.errors import LoopmlpError
+        from verify.methods import METHODS
 
         method = config.getoption("--loopmlp-method")
         if method not in METHODS:
@@ -127,7 +127,7 @@ class ObligationItem(pytest.Item):
 
     def runtest(self) -> None:
         from proofs.registry import run_entry
-        from verify.engines import Options
+        from verify.methods import Options
         from verify.result import Verdict
 
         cfg = self.config

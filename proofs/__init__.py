@@ -1,0 +1,2 @@
+"""The claims: every obligation the project makes, registered by name (:mod:`.registry`), one
+module per family."""

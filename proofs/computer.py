@@ -1,18 +1,6 @@
 """Obligations of the assembled computer, named ``computer/<profile>/...``.
 
-- ``structure``: the assembled layers are exactly the proved gadgets' blocks (renamed), copy
-  units and identity layers, nothing else; the loop closes on the state layout.
-- ``contracts``: the gadgets' word-level contracts, composed in the network's order, equal one
-  SUBLEQ step (:func:`constructions.subleq.step_symbolic`), for every state (z3, bit-vectors of a
-  width that interval evaluation shows cannot wrap).
-- ``step/compositional``: structure + contracts + every gadget obligation at the sizes used.
-- ``step/monolithic``: the whole network against the interpreter's step, exhaustively at the
-  smallest sizes and by z3 at M = K = 4, N = 4: an independent cross-check.
-- ``fold/<profile>/...`` (folded profiles): the folded network equals the unfolded one on every
-  canonical state (exhaustively at the smallest sizes, by z3 at M = K = 4, N = 4), and equals
-  ``paper-minimal``: each fold drops a ReLU that is the identity on the states that occur.
-- ``invariant``: every canonical state (all coordinates in {0,1}) steps to a canonical state, so
-  one proved step covers every run.
+Design notes: docs/design/proofs.computer.md.
 """
 
 from __future__ import annotations
@@ -22,6 +10,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
 from typing import Any
+
+import z3
 
 from constructions.computer import (
     FOLDED_PROFILES,
@@ -37,17 +27,18 @@ from constructions.gadgets.increment import increment_contract
 from constructions.gadgets.read import read_contract
 from constructions.gadgets.subtract import subtract_contract
 from constructions.gadgets.write import write_contract
-from constructions.subleq import MachineSize, step_symbolic
+from constructions.machine.subleq import MachineSize, step_symbolic
+from verify import names
 from verify.domains import Bits
-from verify.engines import Options, check
 from verify.fold import fold_all, fold_obligation
 from verify.interval import Interval, Tracker
 from verify.layout import Layout
+from verify.methods import Options, check
+from verify.methods.solvers import decide
 from verify.network import Layer, Network
 from verify.obligation import Obligation
 from verify.ops import bit, select, word
 from verify.result import Result, Verdict
-from verify.solvers import decide
 
 from .registry import Entry, of
 
@@ -56,14 +47,14 @@ COMPOSITIONAL_SIZES: tuple[Size, ...] = ((4, 4, 4), (16, 16, 64), (256, 16, 256)
 
 
 def _tag(size: MachineSize) -> str:
-    return f"[words={size.words},bits={size.bits},slots={size.slots}]"
+    return names.sizes_tag({"words": size.words, "bits": size.bits, "slots": size.slots})
 
 
-def _result(name: str, ok: bool | None, method: str, t0: float, reason: str,
+def _result(name: str, verdict: Verdict, method: str, t0: float, reason: str,
             **details: Any) -> Result:
-    verdict = Verdict.PROVED if ok else (Verdict.UNKNOWN if ok is None else Verdict.REFUTED)
-    return Result(name, verdict, method, 1 if ok else 0, 1, time.perf_counter() - t0, reason,
-                  None, details)
+    proved = verdict is Verdict.PROVED
+    return Result(name, verdict, method, 1 if proved else 0, 1, time.perf_counter() - t0,
+                  reason, None, details)
 
 
 # --------------------------------------------------------------------------- structure
@@ -152,7 +143,7 @@ def structure_entry(profile: str, size: MachineSize, slow: bool = False) -> Entr
         t0 = time.perf_counter()
         comp = build(profile, size)
         problems = structure_problems(comp)
-        return _result(name, not problems, "structural", t0,
+        return _result(name, Verdict.REFUTED if problems else Verdict.PROVED, "structural", t0,
                        "; ".join(problems[:3]) if problems else
                        "every layer is gadget blocks, copies or an exact identity",
                        layers=comp.network.depth, identity_layers=len(comp.identity_layers()))
@@ -196,9 +187,9 @@ def _field(x: Any, lo: int, width: int) -> Any:
 
 
 def contracts_check(size: MachineSize, timeout: float,
-                    solvers: Sequence[str] = ("z3",)) -> tuple[str, Any]:
+                    solvers: Sequence[str] = ("z3",)) -> tuple[Verdict, Any]:
     """SMT proof (z3, cvc5 or both: ``solvers``) that composed_step == step_symbolic for every
-    state of the machine.
+    state of the machine: PROVED with the bit-vector width used, else the verdict and why.
 
     Two lemmas, each over every value of its variables:
 
@@ -210,10 +201,22 @@ def contracts_check(size: MachineSize, timeout: float,
 
     Together: composed_step(memory, words, pc) == step_symbolic(memory, code, pc).
     """
-    import z3
+    width = _no_wrap_width(size)
+    for lemma, what in ((_wiring, "wiring"), (_execution, "execution")):
+        query, variables = lemma(z3.Context(), size, width)
+        d = decide([query], variables, what=f"computer/contracts{_tag(size)}: {what}",
+                   timeout=timeout, solvers=solvers)
+        if d.status == "sat" and d.model is not None:
+            return Verdict.REFUTED, f"{what}: {str(dict(d.model))[:300]}"
+        if d.status != "unsat":
+            return Verdict.UNKNOWN, f"{what}: {d.describe()}"
+    return Verdict.PROVED, width
 
+
+def _no_wrap_width(size: MachineSize) -> int:
+    """A bit-vector width in which neither side of the lemmas wraps: both run on intervals and
+    the largest value any of their terms takes is recorded."""
     m, k, n, q = size.addr_bits, size.pc_bits, size.bits, size.ins_bits
-    # A width in which nothing wraps: run both sides on intervals and take the largest value.
     tracker = Tracker()
     mem_i = [Interval(0, (1 << n) - 1, tracker) for _ in range(size.words)]
     fields_i = [(Interval(0, (1 << m) - 1, tracker), Interval(0, (1 << m) - 1, tracker),
@@ -222,45 +225,34 @@ def contracts_check(size: MachineSize, timeout: float,
     pc_i = Interval(0, (1 << k) - 1, tracker)
     composed_step(mem_i, words_i, pc_i, size)
     step_symbolic(mem_i, fields_i, pc_i, size)
-    width = max(tracker.max_abs, 1 << q).bit_length() + 2
+    return max(tracker.max_abs, 1 << q).bit_length() + 2
 
-    def prove(build: Callable[[Any], tuple[Any, dict[str, Any]]],
-              what: str) -> tuple[str, Any] | None:
-        query, variables = build(z3.Context())
-        d = decide([query], variables, what=f"computer/contracts{_tag(size)}: {what}",
-                   timeout=timeout, solvers=solvers)
-        if d.status == "sat" and d.model is not None:
-            return "refuted", f"{what}: {str(dict(d.model))[:300]}"
-        if d.status != "unsat":
-            return "unknown", f"{what}: {d.describe()}"
-        return None
 
-    def wiring(ctx: Any) -> tuple[Any, dict[str, Any]]:
-        a, b, c = (z3.BitVec(x, width, ctx) for x in "abc")
-        got = fetch_fields([a + b * (1 << m) + c * (1 << 2 * m)], 0, size)
-        return z3.And(a >= 0, a < (1 << m), b >= 0, b < (1 << m), c >= 0, c < (1 << k),
-                      z3.Or(got[0] != a, got[1] != b, got[2] != c)), {"a": a, "b": b, "c": c}
+def _wiring(ctx: Any, size: MachineSize, width: int) -> tuple[Any, dict[str, Any]]:
+    """Lemma 1 negated: fields in range whose packed word splits into other fields."""
+    m, k = size.addr_bits, size.pc_bits
+    a, b, c = (z3.BitVec(x, width, ctx) for x in "abc")
+    got = fetch_fields([a + b * (1 << m) + c * (1 << 2 * m)], 0, size)
+    return z3.And(a >= 0, a < (1 << m), b >= 0, b < (1 << m), c >= 0, c < (1 << k),
+                  z3.Or(got[0] != a, got[1] != b, got[2] != c)), {"a": a, "b": b, "c": c}
 
-    def execution(ctx: Any) -> tuple[Any, dict[str, Any]]:
-        mem = [z3.BitVec(f"MEM[{j}]", width, ctx) for j in range(size.words)]
-        code = [tuple(z3.BitVec(f"{x}[{j}]", width, ctx) for x in "abc")
-                for j in range(size.slots)]
-        pc = z3.BitVec("PC", width, ctx)
-        cs = [v >= 0 for v in mem] + [v < (1 << n) for v in mem] + [pc >= 0, pc < (1 << k)]
-        for a, b, c in code:
-            cs += [a >= 0, a < (1 << m), b >= 0, b < (1 << m), c >= 0, c < (1 << k)]
-        fetched = [select([ins[i] for ins in code], pc) for i in range(3)]
-        got_mem, got_pc = execute(mem, *fetched, pc, size)
-        want_mem, want_pc = step_symbolic(mem, code, pc, size)
-        diffs = [g != w for g, w in zip(got_mem, want_mem)] + [got_pc != want_pc]
-        variables = {str(v): v for v in [*mem, *(x for ins in code for x in ins), pc]}
-        return z3.And(*cs, z3.Or(*diffs)), variables
 
-    for lemma, what in ((wiring, "wiring"), (execution, "execution")):
-        bad = prove(lemma, what)
-        if bad is not None:
-            return bad
-    return "proved", width
+def _execution(ctx: Any, size: MachineSize, width: int) -> tuple[Any, dict[str, Any]]:
+    """Lemma 2 negated: a state where the composed contracts and the SUBLEQ step differ."""
+    m, k, n = size.addr_bits, size.pc_bits, size.bits
+    mem = [z3.BitVec(f"MEM[{j}]", width, ctx) for j in range(size.words)]
+    code = [tuple(z3.BitVec(f"{x}[{j}]", width, ctx) for x in "abc")
+            for j in range(size.slots)]
+    pc = z3.BitVec("PC", width, ctx)
+    cs = [v >= 0 for v in mem] + [v < (1 << n) for v in mem] + [pc >= 0, pc < (1 << k)]
+    for a, b, c in code:
+        cs += [a >= 0, a < (1 << m), b >= 0, b < (1 << m), c >= 0, c < (1 << k)]
+    a_f, b_f, c_f = (select([ins[i] for ins in code], pc) for i in range(3))
+    got_mem, got_pc = execute(mem, a_f, b_f, c_f, pc, size)
+    want_mem, want_pc = step_symbolic(mem, code, pc, size)
+    diffs = [g != w for g, w in zip(got_mem, want_mem)] + [got_pc != want_pc]
+    variables = {str(v): v for v in [*mem, *(x for ins in code for x in ins), pc]}
+    return z3.And(*cs, z3.Or(*diffs)), variables
 
 
 def contracts_entry(size: MachineSize) -> Entry:
@@ -268,12 +260,12 @@ def contracts_entry(size: MachineSize) -> Entry:
 
     def run(opts: Options) -> Result:
         t0 = time.perf_counter()
-        status, info = contracts_check(size, opts.timeout, opts.solvers)
-        ok = {"proved": True, "refuted": False}.get(status)
-        return _result(name, ok, "smt", t0,
-                       f"composed contracts vs SUBLEQ step: {status}"
-                       + (f" ({info})" if status != "proved" else ""),
-                       bv_width=info if status == "proved" else None)
+        verdict, info = contracts_check(size, opts.timeout, opts.solvers)
+        proved = verdict is Verdict.PROVED
+        return _result(name, verdict, "smt", t0,
+                       f"composed contracts vs SUBLEQ step: {verdict.label}"
+                       + (f" ({info})" if not proved else ""),
+                       bv_width=info if proved else None)
 
     return Entry(name, run)
 
@@ -298,9 +290,8 @@ def compositional_entry(profile: str, size: MachineSize, slow: bool = False) -> 
         problems = structure_problems(comp)
         parts.append(("structure", Verdict.PROVED if not problems else Verdict.REFUTED,
                       "; ".join(problems[:2]) or "exact"))
-        status, info = contracts_check(size, opts.timeout, opts.solvers)
-        parts.append(("contracts", {"proved": Verdict.PROVED, "refuted": Verdict.REFUTED}.get(
-            status, Verdict.UNKNOWN), f"{status}"))
+        verdict, _ = contracts_check(size, opts.timeout, opts.solvers)
+        parts.append(("contracts", verdict, verdict.label))
         for ob in gadget_obligations(comp):
             r = check(ob, replace(opts, method="auto", progress=None))
             parts.append((ob.name, r.verdict, f"{r.method} {r.reason}"))
@@ -409,12 +400,12 @@ def entries() -> list[Entry]:
         for size in EXHAUSTIVE_SIZES:
             ms = MachineSize(*size)
             out.append(of(f"computer/{profile}/step/monolithic{_tag(ms)}",
-                          lambda p=profile, s=ms: monolithic(p, s), method="exhaustive"))
+                          partial(monolithic, profile, ms), method="exhaustive"))
             out.append(of(f"computer/{profile}/invariant{_tag(ms)}",
-                          lambda p=profile, s=ms: invariant(p, s), method="exhaustive"))
+                          partial(invariant, profile, ms), method="exhaustive"))
         ms = MachineSize(*SMT_SIZE)
         out.append(of(f"computer/{profile}/step/monolithic{_tag(ms)}",
-                      lambda p=profile, s=ms: monolithic(p, s), method="smt", slow=True))
+                      partial(monolithic, profile, ms), method="smt", slow=True))
         if not folded:
             continue
         for against in ("", "paper-minimal"):

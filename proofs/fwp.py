@@ -26,8 +26,8 @@ from constructions.fwp.languages import (
     language,
 )
 from constructions.fwp.models import Model
-from verify.engines import Options
 from verify.errors import LoopmlpError
+from verify.methods import Options
 from verify.result import Result, Verdict
 
 from .registry import Entry

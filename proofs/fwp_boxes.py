@@ -139,6 +139,9 @@ class BoxProof:
 def prove_dfa(model: Model, dfa: Dfa, rounds: int = 12, prec: int = 64) -> BoxProof:
     """Grow boxes from the start state (hulls of images), widen, and check closure."""
     check_structure(model)
+    if tuple(model.alphabet) != tuple(dfa.alphabet) or model.classes != 2:
+        raise LoopmlpError(f"{model.name}: alphabet {model.alphabet} and {model.classes} "
+                           f"classes; the automaton has alphabet {dfa.alphabet} and 2 classes")
     t0 = time.perf_counter()
     nb = Arb(prec)
     with nb.context():

@@ -10,8 +10,10 @@ Obligations (registered like the gadgets', see :mod:`proofs.registry`):
   entry, over the reals (sound arb enclosures, :mod:`constructions.looped_transformer.certify`).
 - ``giannou/invariant[...,eps=..]``: the same states, each as the box of radius ``eps`` in every
   entry; the image lies within ``eps`` of the successor in every entry the network writes (the
-  other rows are passed through unchanged by every layer, which is checked on the weights), so
-  every run from within ``eps`` of a canonical state decodes correctly at every step.
+  other rows are passed through unchanged by every layer, which is checked on the weights, and
+  are compared all the same wherever the successor's canonical value differs), so every run
+  from within ``eps`` of a canonical state that never falls off the last command decodes
+  correctly at every step.
 
 The frontier (:func:`frontier`) searches the temperature ``lam``, the column count ``n``, the
 word width ``N`` and the float format for where the network stops being correct, and gives for
@@ -30,11 +32,11 @@ from typing import Any
 
 import numpy as np
 
-from constructions import subleq
 from constructions.looped_transformer import certify, examples, runner, subleq_net
 from constructions.looped_transformer.layout import Layout
 from constructions.looped_transformer.network import LoopedTransformer
-from constructions.subleq import Instruction, State
+from constructions.machine import subleq
+from constructions.machine.subleq import Instruction, State
 from verify.result import Counterexample, Result, Verdict
 
 from .registry import Entry

@@ -19,15 +19,15 @@ from typing import IO, Any
 
 import numpy as np
 
-from constructions import asm, subleq
 from constructions.looped_transformer import certify, npz_io, runner, subleq_net
 from constructions.looped_transformer.layout import Layout
 from constructions.looped_transformer.network import LoopedTransformer
-from constructions.subleq import State
+from constructions.machine import asm, subleq
+from constructions.machine.subleq import State
+from loopmlp.cli.args import check_steps
+from loopmlp.cli.args import integer as _int
+from loopmlp.cli.common import EXIT_CODES, EXIT_OK, EXIT_REFUTED, EXIT_UNKNOWN
 from verify.errors import InputError, LoopmlpError, ParameterError
-
-from .cli import EXIT_CODES, EXIT_OK, EXIT_REFUTED, EXIT_UNKNOWN
-from .machine_cli import _int, check_steps
 
 DTYPES = ("float64", "float32", "exact")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from verify import names
 from verify.domains import Bits, IntRange, Word, product
 from verify.layout import Layout, bit_names
 from verify.network import Layer, Network
@@ -85,7 +86,8 @@ def ripple_adder(bits: int) -> Obligation:
         out[f"c{bits - 1}"] = bit(total, bits)
         return out
 
-    return Obligation(f"kernel/ripple-adder[bits={bits}]", Network(tuple(layers), "ripple"),
+    return Obligation(names.name("kernel/ripple-adder", {"bits": bits}),
+                      Network(tuple(layers), "ripple"),
                       product(Word("X", bits), Word("Y", bits)), spec, {"bits": bits})
 
 

@@ -13,10 +13,9 @@ import argparse
 import json
 from typing import IO, Any
 
+from loopmlp.cli.common import EXIT_CODES, EXIT_OK, EXIT_REFUTED, verdict_exit
 from verify.errors import LoopmlpError
 from verify.result import Verdict
-
-from .cli import EXIT_CODES, EXIT_OK, EXIT_REFUTED, verdict_exit
 
 
 def add_commands(sub: Any) -> None:

@@ -1,38 +1,24 @@
-"""Precision certificates of the computer: ``precision/<profile>[M=..,N=..,K=..]`` obligations and
-``loopmlp precision``.
+"""Precision certificates of the computer: the ``precision/<profile>[M=..,N=..,K=..]``
+obligations, and the largest word width at which a float format is certified exact.
 
-For a profile and a machine size, :func:`constructions.engine.certificate` proves upper bounds on
-every pre-activation and partial sum over every canonical state (:mod:`verify.precision`). An
-obligation here checks three things:
-
-1. the bounds hold where they can be measured: exhaustively over every canonical state at small
-   sizes (every state the machine can be in: all bit patterns, since M and K are powers of two),
-   on witness states otherwise; a measured value above its bound refutes the analysis;
-2. they are attained: a witness state (decoded, in the details) reaches the largest value of
-   every quantity, so the bound is the exact maximum;
-3. they equal the closed forms of :func:`formula` (independent of M and K):
-   ``paper``/``paper-minimal``: pre-activation 3 * 2^(N-1), any-order sum 6 * 2^N - 3;
-   ``compact``: pre-activation 3 * 2^(N-1), any-order sum 10 * 2^N - 5.
-
-A p-bit significand executes the network exactly when the needed magnitude is at most 2^p.
+Design notes: docs/design/proofs.precision.md.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from collections.abc import Callable
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
 from constructions.computer import PROFILES, Computer, build
-from constructions.engine import certificate
-from constructions.subleq import MachineSize, State, filler
-from verify.engines import Options
+from constructions.computer.runtime import certificate
+from constructions.machine.subleq import MachineSize, State, filler
+from verify import names
 from verify.errors import ParameterError
-from verify.precision import FORMATS, QUANTITIES, Certificate, measure
+from verify.exact.precision import FORMATS, QUANTITIES, Certificate, measure
+from verify.methods import Options
 from verify.result import Result, Verdict
 
 from .registry import Entry
@@ -57,7 +43,7 @@ def formula(profile: str, bits: int) -> dict[str, int]:
 
 def name(profile: str, size: MachineSize) -> str:
     """``precision/paper[M=16,N=16,K=64]``."""
-    return f"precision/{profile}[M={size.words},N={size.bits},K={size.slots}]"
+    return names.name(f"precision/{profile}", {"M": size.words, "N": size.bits, "K": size.slots})
 
 
 def witness_states(size: MachineSize, extra: int = 24, seed: int = 0) -> list[State]:
@@ -180,86 +166,3 @@ def largest_bits(profile: str, words: int, slots: int, fmt: str, order: str = "a
                 raise ParameterError("precision", f"{profile} N={bits}",
                                      "a certificate that agrees with its closed form")
     return guess
-
-
-# ---------------------------------------------------------------------------- command
-def add_commands(sub: Any) -> None:
-    """Register ``precision``."""
-    from .cli import EXIT_CODES
-    from .machine_cli import _int
-
-    p = sub.add_parser("precision", help="precision certificates: largest values, and the "
-                       "float formats that run the network exactly", epilog=EXIT_CODES,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--profile", choices=PROFILES, action="append",
-                   help="a profile (repeatable; default: all)")
-    p.add_argument("--words", type=_int, default=16, metavar="M")
-    p.add_argument("--bits", type=_int, default=16, metavar="N")
-    p.add_argument("--slots", "--program-words", dest="slots", type=_int, default=64,
-                   metavar="K")
-    p.add_argument("--confirm-all", action="store_true",
-                   help="check the largest N of every format by the analysis (default: float32; "
-                   "the others from the closed forms)")
-    p.add_argument("--json", action="store_true", help="print the table as JSON")
-    p.set_defaults(func=cmd_precision)
-
-
-def table(profiles: list[str], size: MachineSize,
-          confirmed: tuple[str, ...] = ("float32",)) -> list[dict[str, Any]]:
-    """One row per profile: the certificate at ``size`` and the largest certified N per format
-    (checked by the analysis at N and N + 1 for the ``confirmed`` formats, from the closed forms
-    for the others)."""
-    rows = []
-    for prof in profiles:
-        cert = certificate(build(prof, size))
-        row: dict[str, Any] = {
-            "profile": prof, "words": size.words, "bits": size.bits, "slots": size.slots,
-            "max_preactivation": cert.largest("pre"),
-            "max_partial_sum_natural": cert.largest("natural"),
-            "max_partial_sum_any_order": cert.largest("any_order"),
-            "formats": {},
-        }
-        for fmt in FORMATS:
-            confirm = fmt in confirmed
-            row["formats"][fmt] = {
-                "significand_bits": FORMATS[fmt][0],
-                "exact": cert.exact_in(fmt, "any"),
-                "exact_natural_order": cert.exact_in(fmt, "natural"),
-                "largest_bits": largest_bits(prof, size.words, size.slots, fmt, "any",
-                                             confirm=confirm),
-                "largest_bits_natural_order": largest_bits(prof, size.words, size.slots, fmt,
-                                                           "natural", confirm=confirm),
-                "largest_bits_confirmed": confirm,
-            }
-        rows.append(row)
-    return rows
-
-
-def cmd_precision(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
-    """Print the certificate table."""
-    size = MachineSize(args.words, args.bits, args.slots)
-    rows = table(list(args.profile or PROFILES), size,
-                 tuple(FORMATS) if args.confirm_all else ("float32",))
-    if args.json:
-        print(json.dumps({"rows": rows}, indent=2), file=out)
-        return 0
-    print(f"precision certificates over every canonical state, M={size.words} N={size.bits} "
-          f"K={size.slots}", file=out)
-    print("exact: yes/no at this size in any summation order (natural order in brackets); "
-          "N<=: largest N certified at this M, K (float32 checked by the analysis at N and "
-          "N+1; the others from the closed forms unless --confirm-all)", file=out)
-    head = f"{'profile':<14}{'max|pre|':>14}{'max|partial|':>14}{'sum|w x|+|b|':>16}"
-    for fmt in FORMATS:
-        head += f"  {fmt + ' (p=' + str(FORMATS[fmt][0]) + ')':<22}"
-    print(head, file=out)
-    for r in rows:
-        line = (f"{r['profile']:<14}{r['max_preactivation']:>14}"
-                f"{r['max_partial_sum_natural']:>14}{r['max_partial_sum_any_order']:>16}")
-        for fmt in FORMATS:
-            f = r["formats"][fmt]
-            yes = "yes" if f["exact"] else "no"
-            nat = "yes" if f["exact_natural_order"] else "no"
-            cell = f"{yes} ({nat}) N<={f['largest_bits']} ({f['largest_bits_natural_order']})"
-            line += f"  {cell:<22}"
-        print(line, file=out)
-    return 0

@@ -14,14 +14,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from verify.engines import Options, check, with_tally
-from verify.errors import LoopmlpError
+from verify.errors import InternalError, LoopmlpError
+from verify.methods import Options, check, replay, with_tally
+from verify.methods.solvers import recording
 from verify.obligation import Obligation
 from verify.result import Result, Verdict
-from verify.solvers import recording
 
 MODULES = ("proofs.kernel", "proofs.gadgets", "proofs.computer", "proofs.precision",
-           "proofs.giannou", "proofs.fwp")
+           "proofs.all_widths", "proofs.giannou", "proofs.fwp")
 
 
 @dataclass(frozen=True)
@@ -68,14 +68,25 @@ def all_entries() -> list[Entry]:
 
 
 def select(entries: list[Entry], patterns: list[str] | None, include_slow: bool) -> list[Entry]:
-    """Entries matching any glob pattern (all when none); slow ones only when asked or named."""
+    """Entries matching any glob pattern (all when none); slow ones only when asked or named.
+
+    Names contain brackets, which a glob reads as a character class: a pattern also matches
+    when its brackets, read literally, do (``gadget/*[bits=all]`` selects every family's
+    ``[bits=all]`` entry)."""
     if patterns:
-        # An exact name always matches (even though '[' is a glob character) and runs even when
-        # slow; a glob selects slow entries only with --all.
+        # An exact name always matches and runs even when slow; a glob selects slow entries only
+        # with --all.
+        globs = [(p, _literal_brackets(p)) for p in patterns]
         return [e for e in entries
-                if any(e.name == p or (fnmatch.fnmatchcase(e.name, p)
-                                       and (include_slow or not e.slow)) for p in patterns)]
+                if any(e.name == p or ((fnmatch.fnmatchcase(e.name, p)
+                                        or fnmatch.fnmatchcase(e.name, lit))
+                                       and (include_slow or not e.slow)) for p, lit in globs)]
     return [e for e in entries if include_slow or not e.slow]
+
+
+def _literal_brackets(pattern: str) -> str:
+    """``pattern`` with every ``[`` and ``]`` escaped for :mod:`fnmatch`."""
+    return "".join("[[]" if c == "[" else "[]]" if c == "]" else c for c in pattern)
 
 
 def find(name: str) -> Entry:
@@ -87,12 +98,16 @@ def find(name: str) -> Entry:
 
 
 def build(name: str) -> Obligation:
-    """Build the obligation of the entry with exactly this name; worker processes rebuild an
-    obligation this way when it cannot be serialised (see :mod:`verify.executor`)."""
+    """Build the obligation of the entry with exactly this name (``replay`` evaluates a point of
+    it; worker processes rebuild an obligation this way when it cannot be serialised, see
+    :mod:`verify.methods.executor`)."""
     entry = find(name)
     if entry.build is None:
-        raise LoopmlpError(f"obligation {name!r} has no builder to rebuild it by name")
-    return entry.build()
+        raise LoopmlpError(f"{name}: its registry entry cannot rebuild the obligation")
+    ob = entry.build()
+    if ob.name != name:
+        raise LoopmlpError(f"registry: entry {name!r} built obligation {ob.name!r}")
+    return ob
 
 
 def run_named(opts: Options, name: str) -> Result:
@@ -104,9 +119,6 @@ def run_named(opts: Options, name: str) -> Result:
 def replayed_here(r: Result) -> Result:
     """A result computed in another process, its counterexample replayed again in this one
     (entries without a builder were replayed by the worker's engine only)."""
-    from verify.engines import replay
-    from verify.errors import InternalError
-
     if r.counterexample is None:
         return r
     entry = find(r.obligation) if any(e.name == r.obligation for e in all_entries()) else None

@@ -1,25 +1,6 @@
 """Input domains: bit vectors, words, one-hot sets, integer ranges, products, constraints.
 
-A domain is a finite set of assignments to named integer coordinates. Every domain can
-
-- count its box (``count``, a Python int, possibly astronomically large),
-- decode member indices ``0 <= i < count`` into rows of values (``decode``), so enumeration is a
-  vectorised mixed-radix decode of ``arange`` chunks,
-- give its bounding box (``box``) for the interval bounds of exact evaluation,
-- where it can, split into an inner and an outer domain over disjoint coordinates (``split``), so
-  an engine can work on the product structure instead of on decoded rows,
-- state itself to z3 (``z3_constraints``),
-- give a hypothesis strategy over its members (``strategy``),
-- decide membership of one point exactly, on Python ints (``contains``), and
-- bound every value its membership test computes (``term_bound``), so a bit-vector encoding of
-  its constraints can be given a width in which nothing wraps.
-
-Every value is exact at any size: members beyond int64 decode to Python ints (object arrays),
-never to wrapped int64.
-
-A :class:`Constrained` domain keeps the box of its base and filters members by a predicate
-written against :mod:`verify.ops`, so the same predicate runs on numpy batches and on z3 terms.
-Coverage is counted over the box: points the predicate excludes are covered vacuously.
+Design notes: docs/design/verify.domains.md.
 """
 
 from __future__ import annotations
@@ -31,10 +12,13 @@ from typing import Any
 import numpy as np
 
 from .errors import ParameterError
+from .exact.limits import LIMITS
+from .interval import Interval, Tracker
 from .layout import bit_names
+from .ops import logical_and
 
 # Values in this range decode to int64 rows; anything wider decodes to Python ints.
-_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+_INT64_MIN, _INT64_MAX = -LIMITS["int64"], LIMITS["int64"] - 1
 
 
 def _distinct(names: tuple[str, ...]) -> None:
@@ -351,8 +335,6 @@ class Product(Domain):
         return st.tuples(*[f.strategy() for f in self.factors]).map(merge)
 
     def accept(self, values: Mapping[str, Any]) -> Any:
-        from .ops import logical_and
-
         return logical_and(*[f.accept(values) for f in self.factors])
 
     def words(self) -> dict[str, tuple[str, ...]]:
@@ -397,8 +379,6 @@ class Constrained(Domain):
     def term_bound(self) -> int | None:
         """The base's bound and every intermediate value of an interval run of the predicate
         over the box (see :mod:`verify.interval`)."""
-        from .interval import Interval, Tracker
-
         base = self.base.term_bound()
         if base is None:
             return None
@@ -414,8 +394,6 @@ class Constrained(Domain):
         return self.base.strategy().filter(lambda d: bool(self.predicate(d)))
 
     def accept(self, values: Mapping[str, Any]) -> Any:
-        from .ops import logical_and
-
         return logical_and(self.base.accept(values), self.predicate(values))
 
     def words(self) -> dict[str, tuple[str, ...]]:

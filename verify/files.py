@@ -3,9 +3,10 @@ output goes through here, so a FIFO, a device, a link out of an output directory
 loopmlp did not write is refused in one place (see :func:`read_bytes` and :class:`OutputDir`).
 
 Overwrite protection has one rule: an existing file is replaced or removed only when its content
-shows that loopmlp wrote it. For an output directory (``report --out``, ``export --vnnlib``)
-the proof is the SHA-256 its manifest records for that file name; for a single output file
-(``prove --json/--junit``) it is the signature every such file starts with. Every replacement
+shows that loopmlp wrote it (or the user forces it where a command offers ``--force``). For an
+output directory (``report --out``, ``export --vnnlib``) the proof is the SHA-256 its manifest
+records for that file name; for a single output file (``prove --json/--junit``, ``export
+--onnx``) it is the signature every such file starts with. Every replacement
 is a write to a temporary name and a rename, so a file is never left half written and a
 special file (a FIFO, a device) at the target is never opened.
 """
@@ -121,35 +122,64 @@ def read_text(path: str | bytes | os.PathLike[Any], max_bytes: int) -> tuple[str
 
 
 # --------------------------------------------------------------------------- single files
-def check_replaceable(path: str | os.PathLike[str], marker: bytes, what: str) -> None:
+def check_replaceable(path: str | os.PathLike[str], owned: bytes | re.Pattern[bytes], what: str,
+                      *, force: bool | None = None) -> None:
     """Refuse to write ``path`` where that would destroy something loopmlp did not write.
 
     A missing file is fine; an existing one is replaced only when it is a regular file whose
-    first 4 KiB contain ``marker`` (the signature of a ``what`` that loopmlp writes). A
-    directory, a FIFO or a device is refused without being opened. Checked before any work, so a
-    mistyped output path costs nothing and loses nothing. A link is followed (the user named
-    it), and :func:`write_file` then replaces the file it points to.
+    first 4 KiB show that loopmlp wrote it: they contain ``owned`` (a signature) or match it (a
+    pattern). A directory, a FIFO or a device is refused without being opened. Checked before
+    any work, so a mistyped output path costs nothing and loses nothing. A link is followed
+    (the user named it), and :func:`write_file` then replaces the file it points to.
+
+    ``force`` is None for an output that cannot be forced; otherwise the refusal names
+    ``--force``, and with ``force`` only a directory is refused.
     """
     name = _name(path)
+    forceable = force is not None
+    foreign = ("exists and was not written by loopmlp; use --force to replace it" if forceable
+               else f"exists and is not a {what} written by loopmlp; not replaced (remove it or "
+               "choose another path)")
     try:
         fd = _open_regular(name)
     except _NotRegularError as e:
         if stat.S_ISDIR(e.mode):
-            raise InputError(name, None, f"is a directory; need a file name for the {what}"
-                             ) from None
-        raise InputError(name, None, f"is {kind(e.mode)}, not a regular file; not replaced "
-                         f"(need a file name for the {what})") from None
+            raise InputError(name, None, "is a directory" if forceable else
+                             f"is a directory; need a file name for the {what}") from None
+        if force:
+            return
+        raise InputError(name, None, foreign if forceable else
+                         f"is {kind(e.mode)}, not a regular file; not replaced (need a file "
+                         f"name for the {what})") from None
     except (FileNotFoundError, NotADirectoryError, ValueError):
         return  # nothing there (or a path that cannot exist): the write says why, if it fails
     except OSError as e:
-        raise InputError(name, None, f"cannot read the existing file: {_why(e)}") from None
+        if force:
+            return
+        raise InputError(name, None, foreign if forceable else
+                         f"cannot read the existing file: {_why(e)}") from None
     try:
         head = _read_fd(fd, 4096)
     except OSError as e:
-        raise InputError(name, None, f"cannot read the existing file: {_why(e)}") from None
-    if marker not in head:
-        raise InputError(name, None, f"exists and is not a {what} written by loopmlp; not "
-                         "replaced (remove it or choose another path)")
+        if force:
+            return
+        raise InputError(name, None, foreign if forceable else
+                         f"cannot read the existing file: {_why(e)}") from None
+    if not force and not _shows(owned, head):
+        raise InputError(name, None, foreign)
+
+
+def written_by_loopmlp(path: str | os.PathLike[str], owned: bytes | re.Pattern[bytes]) -> bool:
+    """Whether ``path`` is a regular file whose first 4 KiB show loopmlp wrote it (see
+    :func:`check_replaceable`); anything unreadable is not."""
+    try:
+        return _shows(owned, _read_fd(_open_regular(_name(path)), 4096))
+    except (OSError, ValueError, _NotRegularError):
+        return False
+
+
+def _shows(owned: bytes | re.Pattern[bytes], head: bytes) -> bool:
+    return owned in head if isinstance(owned, bytes) else owned.match(head) is not None
 
 
 def _replace_at(folder: int | None, leaf: str, data: bytes) -> None:

@@ -1,16 +1,6 @@
 """Folding: compose one layer into the next, and the obligation that the fold is sound.
 
-Layer i computes ``y = ReLU(W_i x + b_i)`` and layer i+1 computes ``z = g(W_(i+1) y + b_(i+1))``
-(g the ReLU or the identity). Where layer i's ReLU is the identity on every state that occurs
-(its pre-activations are never negative there), ``y = W_i x + b_i`` and
-
-    z = g(W' x + b'),   W' = W_(i+1) W_i,   b' = W_(i+1) b_i + b_(i+1)
-
-one layer fewer, computed here exactly in Python integers from the sparse entries. Whether the
-ReLU really is the identity is a property of the states, not of the weights, so :func:`fold`
-never claims it: :func:`fold_obligation` states "the folded network equals the unfolded one on
-every point of the domain", which the exhaustive and smt engines prove or refute like any other
-obligation. A fold is accepted only once that obligation is proved.
+Design notes: docs/design/verify.fold.md.
 """
 
 from __future__ import annotations

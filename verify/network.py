@@ -1,27 +1,6 @@
 """Exact integer ReLU networks: layers x <- ReLU(W x + b), stored sparse, with named coordinates.
 
-Orientation is fixed once, here: ``W[out, in]``. Every constructor checks it (a dense matrix
-must have shape (len(outputs), len(inputs)); a sparse entry's row must index an output and its
-column an input), so a transposed matrix is refused where it is built.
-
-Evaluation is exact. Before a batch is evaluated, interval arithmetic over the input box gives,
-for every unit, a bound on the magnitude of every partial sum of ``W x + b`` (sum |W_ij| |x_j| +
-|b_i|, which bounds every partial sum in any order of accumulation). From that bound the cheapest
-exact arithmetic is chosen:
-
-- float32 matrix products when every partial sum is below 2^24 (every integer up to 2^24 is a
-  float32, so every product and every rounding step is exact),
-- float64 below 2^53, for the same reason,
-- int64 below 2^63,
-- Python integers (numpy object arrays) beyond that.
-
-The choice is computed, never assumed, and :meth:`Network.plan` reports it.
-
-Exhaustive checks of large product domains go through a :class:`SplitEvaluator` instead: the
-first layer's pre-activation over ``inner x outer`` is ``T_in[i] + T_out[o]`` (the two halves of
-``W x`` plus the bias, each a partial sum), so it is formed by broadcast addition from two small
-tables, and the layers after it run on points laid out as rows in the narrowest integer type
-(int16/int32/int64) that holds every partial sum and every weight, by the same bounds.
+Design notes: docs/design/verify.network.md.
 """
 
 from __future__ import annotations
@@ -35,23 +14,17 @@ import numpy as np
 import scipy.sparse as sp
 
 from .errors import ParameterError, ShapeError
+from .exact.limits import INT64_LIMIT, limit
 from .layout import Layout
 
-INT64_LIMIT = 1 << 62  # keep a factor 2 of head-room below 2^63
-EXACT_LIMITS: tuple[tuple[str, int], ...] = (
-    ("float32", 1 << 24),
-    ("float64", 1 << 53),
-    ("int64", INT64_LIMIT),
-)
-
-
-# Integer types for the row layout of a SplitEvaluator: below the limit, no sum, product or ReLU
-# of the network can wrap.
-INT_LIMITS: tuple[tuple[str, int], ...] = (
-    ("int16", 1 << 15),
-    ("int32", 1 << 31),
-    ("int64", INT64_LIMIT),
-)
+EXACT_LIMITS: tuple[tuple[str, int], ...] = tuple(
+    (kind, limit(kind, headroom=True)) for kind in ("float32", "float64", "int64"))
+"""The arithmetics of :meth:`Network.forward`, narrowest first, with the bound below which each
+is exact (:mod:`verify.exact.limits`)."""
+INT_LIMITS: tuple[tuple[str, int], ...] = tuple(
+    (kind, limit(kind, headroom=True)) for kind in ("int16", "int32", "int64"))
+"""Integer types for the row layout of a SplitEvaluator: below the limit, no sum, product or
+ReLU of the network can wrap."""
 # A layer whose nonzeros are at most this many, or at most this fraction of W, runs as one pass
 # per nonzero (cheap integer passes over cached rows); a fuller one as a BLAS matrix product.
 ROWS_MAX_NNZ = 256

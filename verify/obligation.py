@@ -24,7 +24,7 @@ class Form:
     """An affine form over input coordinates: ``sum coeffs[n] * x[n] + const``.
 
     Factorised proofs state that a block's first-layer units see their inputs only through a
-    few forms; see :mod:`verify.factorised`.
+    few forms; see :mod:`verify.methods.factorised`.
     """
 
     name: str
@@ -46,7 +46,7 @@ class Factorisation:
     forms: tuple[Form, ...]
     form_spec: Spec
     groups: tuple[tuple[str, ...], ...] = ()  # outputs checked together; default: per output
-    split: tuple[str, ...] = ()  # control inputs to case-split on instead (verify.casesplit)
+    split: tuple[str, ...] = ()  # control inputs to case-split on instead (methods.casesplit)
     split_from: int = 0  # use the split when the domain has more than this many points
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from .interval import IBool, Interval
+
 try:  # z3 is a hard dependency, but keep the import local to the symbolic branches' checks.
     import z3
 except ImportError:  # pragma: no cover - z3-solver is in the project's dependencies
@@ -68,8 +70,6 @@ def _bv_width_of(cond: Any) -> int:
 
 
 def _interval(*xs: Any) -> Any:
-    from .interval import Interval
-
     for x in xs:
         if isinstance(x, Interval):
             return x
@@ -77,8 +77,6 @@ def _interval(*xs: Any) -> Any:
 
 
 def _ibool(*xs: Any) -> bool:
-    from .interval import IBool
-
     return any(isinstance(x, IBool) for x in xs)
 
 
@@ -104,8 +102,6 @@ def ite(cond: Any, a: Any, b: Any) -> Any:
         # Interval run: both branches are lifted onto the run's tracker (also when the
         # condition decides between them), so every magnitude either can take is recorded and
         # the value stays an interval for whatever the spec does with it next.
-        from .interval import IBool, Interval
-
         vals = cond.values if isinstance(cond, IBool) else frozenset({bool(cond)})
         tracker = iv.tracker if iv is not None else cond.tracker
         if tracker is None:

@@ -98,9 +98,9 @@ def matmul_error(A: np.ndarray, B: np.ndarray) -> np.ndarray:  # noqa: N803
         return up(up(nonneg_matmul_up(np.abs(A), np.abs(B)) * gamma) + TINY)
 
 
-def add_up(*terms: np.ndarray) -> np.ndarray:
+def add_up(*terms: np.ndarray | float) -> np.ndarray:
     """An upper bound of the exact sum of non-negative arrays (each addition rounded up)."""
-    out = terms[0]
+    out = np.asarray(terms[0])
     with np.errstate(over="ignore", invalid="ignore"):
         for t in terms[1:]:
             out = up(out + t)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
+from .names import short
+
 
 class Verdict(IntEnum):
     """Ordered verdicts: combine with ``min``."""
@@ -92,7 +94,7 @@ class Result:
         )
         head = f"{self.obligation}: {self.verdict.name} {self.method} {cover} {self.seconds:.2f}s"
         if self.counterexample is not None:
-            return f"{head} {self.counterexample.describe(_short(self.obligation))}"
+            return f"{head} {self.counterexample.describe(short(self.obligation))}"
         if self.verdict is not Verdict.PROVED:
             return f"{head} ({self.reason})"
         return head
@@ -109,10 +111,6 @@ class Result:
             "reason": self.reason,
             "details": _jsonable(self.details),
         }
-
-
-def _short(name: str) -> str:
-    return name.rsplit("/", 1)[-1].split("[", 1)[0]
 
 
 def _pow2(checked: int, total: int) -> str:

@@ -92,8 +92,11 @@ def relu_unit(name: str, expr: sympy.Expr | int) -> Unit:
 
 
 def copy_unit(name: str) -> Unit:
-    """Pass a non-negative coordinate through: ``name = ReLU(name)``."""
-    return Unit(name, sym(name), True)
+    """Pass a non-negative coordinate through: ``name = ReLU(name)``, its affine terms
+    precomputed (a computer builds thousands)."""
+    u = Unit(name, sym(name), True)
+    u.__dict__["terms"] = ({name: 1}, 0)
+    return u
 
 
 @dataclass(frozen=True, eq=False)

@@ -17,6 +17,7 @@ from functools import cached_property
 
 import sympy
 
+from verify import names
 from verify.domains import Domain
 from verify.layout import bit_names
 from verify.network import Network
@@ -95,8 +96,7 @@ class Gadget:
 
     @property
     def obligation_name(self) -> str:
-        size = ",".join(f"{k}={v}" for k, v in self.sizes.items())
-        return f"gadget/{self.name}[{size}]"
+        return names.name(f"gadget/{self.name}", self.sizes)
 
     def obligation(self) -> Obligation:
         """network == spec on every output, over the whole domain."""

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from constructions import subleq
-from constructions.subleq import Instruction, State
+from constructions.machine import subleq
+from constructions.machine.subleq import Instruction, State
 from verify.real_attention import Box, LayerCache, enclose_layer
 
 from .layout import Layout

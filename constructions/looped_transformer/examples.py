@@ -8,7 +8,7 @@ are 0-based: memory at columns 2..11, commands at 12..22.
 
 from __future__ import annotations
 
-from constructions.giannou import GiannouProgram
+from constructions.machine.giannou import GiannouProgram
 
 FACTORIAL_INPUT = 7
 FACTORIAL = GiannouProgram(

@@ -30,7 +30,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from constructions.subleq import MAX_BITS, MAX_SLOTS, MAX_WORDS, Instruction, MachineSize, State
+from constructions.machine.subleq import (
+    MAX_BITS,
+    MAX_SLOTS,
+    MAX_WORDS,
+    Instruction,
+    MachineSize,
+    State,
+)
 from verify.errors import LoopmlpError, ParameterError
 
 MAX_COLUMNS = 1 << 16

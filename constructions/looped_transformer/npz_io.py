@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from constructions.limits import memory_budget
+from constructions.machine.limits import memory_budget
 from verify.errors import InputError, LoopmlpError
 from verify.files import read_bytes, write_file
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from constructions import subleq
-from constructions.giannou import GiannouProgram
-from constructions.subleq import MachineSize, State
+from constructions.machine import subleq
+from constructions.machine.giannou import GiannouProgram
+from constructions.machine.subleq import MachineSize, State
 from verify.errors import ParameterError
 
 from .layout import DecodeError, Layout

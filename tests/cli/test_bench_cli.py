@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.cli import run
 
-import proofs.bench as bench
-from proofs.cli import main
-from verify.engines import Options
+import loopmlp.bench.proofs as bench
+from verify.methods import Options
 from verify.obligation import Obligation
 from verify.result import Result, Verdict
 
@@ -21,11 +21,6 @@ ROW_FIELDS = {"gadget", "bits", "sizes", "method", "verdict", "seconds", "build_
               "checked", "total", "reason"}
 
 
-def run(*argv: str) -> tuple[int, str, str]:
-    """``loopmlp argv...`` with captured streams: (exit code, stdout, stderr)."""
-    out, err = StringIO(), StringIO()
-    code = main(list(argv), out, err)
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from constructions.fwp.io import read_arrays
-from proofs.cli import main
+from loopmlp.cli import main
 
 
 def run(*argv: str) -> tuple[int, str, str]:

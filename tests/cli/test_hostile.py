@@ -16,22 +16,25 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable
-from io import StringIO
 from pathlib import Path
 
 import pytest
+from support.cli import run as cli
 
-import constructions.computer
-import constructions.limits
-import proofs.machine_cli
-import proofs.report
+import constructions.computer.pipeline
+import constructions.machine.limits
+import loopmlp.cli.info
+import loopmlp.cli.report
+import loopmlp.cli.run
+import loopmlp.report.results
+import proofs.registry
 import verify.files
-from constructions import asm
 from constructions.computer import PROFILES, build
-from constructions.limits import estimate_weights
-from constructions.subleq import MachineSize
-from proofs.cli import main
-from proofs.machine_cli import check_fits
+from constructions.machine import asm
+from constructions.machine.limits import estimate_weights
+from constructions.machine.subleq import MachineSize
+from loopmlp.cli.args import check_fits
+from loopmlp.report.directory import write_report_files
 from verify.errors import InputError, LoopmlpError, ParameterError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,10 +44,6 @@ OK = ".data\nz: 0\nn: 3\none: 1\n.code\nloop: subleq one, n, done\nsubleq z, z, 
 BUDGET = 4 << 30  # bytes: every size test runs as if the machine had 8 GiB
 
 
-def cli(*argv: str) -> tuple[int, str, str]:
-    out, err = StringIO(), StringIO()
-    code = main(list(argv), out, err)
-    return code, out.getvalue(), err.getvalue()
 
 
 def one_error_line(err: str) -> str:
@@ -73,7 +72,7 @@ def trap(*args: object, **kwargs: object) -> None:
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(constructions.limits, "memory_budget", lambda: BUDGET)
+    monkeypatch.setattr(constructions.machine.limits, "memory_budget", lambda: BUDGET)
     return tmp_path
 
 
@@ -122,7 +121,7 @@ def test_the_corpus_is_complete() -> None:
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
 def test_hostile_program(name: str, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (workdir / name).write_bytes((HOSTILE / name).read_bytes())
-    monkeypatch.setattr(proofs.machine_cli, "build", trap)
+    monkeypatch.setattr(loopmlp.cli.run, "build", trap)
     for extra in ([], ["--json", "--trace", "--check"]):
         refused(["run", name, *extra], workdir, PROGRAMS[name])
 
@@ -236,7 +235,7 @@ SIZE_CASES = [
 def test_run_refuses_sizes_before_building(argv: list[str], pattern: str, workdir: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     (workdir / "ok.sq").write_text(OK, encoding="utf-8")
-    monkeypatch.setattr(proofs.machine_cli, "build", trap)
+    monkeypatch.setattr(loopmlp.cli.run, "build", trap)
     if "size=" in pattern:  # a valid size: the program assembles, the network is refused
         pattern = r"ok\.sq: " + pattern
     else:  # an invalid size: not even a state is allocated
@@ -247,7 +246,7 @@ def test_run_refuses_sizes_before_building(argv: list[str], pattern: str, workdi
 @pytest.mark.parametrize(("argv", "pattern"), SIZE_CASES)
 def test_info_refuses_sizes_before_building(argv: list[str], pattern: str, workdir: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(proofs.machine_cli, "build", trap)
+    monkeypatch.setattr(loopmlp.cli.info, "build", trap)
     refused(["info", *argv], workdir, pattern.replace("argument", "info: argument"))
 
 
@@ -265,8 +264,8 @@ def test_run_refuses_step_limits_before_building(argv: list[str], pattern: str,
                                                  workdir: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     (workdir / "ok.sq").write_text(OK, encoding="utf-8")
-    monkeypatch.setattr(proofs.machine_cli, "build", trap)
-    monkeypatch.setattr(constructions.limits, "estimate_weights", lambda profile, size: 1)
+    monkeypatch.setattr(loopmlp.cli.run, "build", trap)
+    monkeypatch.setattr(constructions.machine.limits, "estimate_weights", lambda profile, size: 1)
     refused(["run", "ok.sq", *argv], workdir, pattern)
 
 
@@ -310,16 +309,14 @@ def test_options_of_other_commands(argv: list[str], pattern: str, workdir: Path,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
     (workdir / "big.sq").write_bytes((HOSTILE / "size-unbuildable.sq").read_bytes())
     (workdir / "dir").mkdir()
-    import proofs.registry
-
     monkeypatch.setattr(proofs.registry, "run_entry", trap)  # nothing is proved
-    monkeypatch.setattr(proofs.report, "prepare_report", trap)
-    monkeypatch.setattr(constructions.computer, "_assemble", trap)
+    monkeypatch.setattr(loopmlp.cli.report, "prepare_report", trap)
+    monkeypatch.setattr(constructions.computer.pipeline, "assemble", trap)
     refused(argv, workdir, pattern)
 
 
 def test_check_fits_from_python(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(constructions.limits, "memory_budget", lambda: BUDGET)
+    monkeypatch.setattr(constructions.machine.limits, "memory_budget", lambda: BUDGET)
     for bad in (2**40, 0, 3, -2, 1.5, True, "16"):
         with pytest.raises(ParameterError, match="words="):
             MachineSize(bad, 16, 16)  # type: ignore[arg-type]
@@ -341,8 +338,8 @@ def test_the_estimate_is_close_to_the_built_network(profile: str) -> None:
 
 def test_build_refuses_an_unbuildable_size_before_allocating(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(constructions.computer, "state_names", trap)
-    monkeypatch.setattr(constructions.computer, "_placements", trap)
+    monkeypatch.setattr(constructions.computer.pipeline, "state_names", trap)
+    monkeypatch.setattr(constructions.computer.pipeline, "placements", trap)
     with pytest.raises(ParameterError, match="words=4096"):
         build("paper", MachineSize(4096, 64, 4096))
 
@@ -350,7 +347,7 @@ def test_build_refuses_an_unbuildable_size_before_allocating(
 @pytest.mark.parametrize("profile", PROFILES)
 def test_build_refuses_an_absurd_size_for_every_profile(
         profile: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(constructions.computer, "_placements", trap)
+    monkeypatch.setattr(constructions.computer.pipeline, "placements", trap)
     with pytest.raises(ParameterError, match=f"need a {profile} network of at most"):
         build(profile, MachineSize(65536, 64, 65536))
 
@@ -379,7 +376,7 @@ def test_the_results_corpus_is_complete() -> None:
 @pytest.mark.parametrize("name", sorted(RESULTS))
 def test_hostile_results_file(name: str, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (workdir / name).write_bytes((HOSTILE / name).read_bytes())
-    monkeypatch.setattr(proofs.report, "prepare_report", trap)
+    monkeypatch.setattr(loopmlp.cli.report, "prepare_report", trap)
     line = refused(["report", "--out", "out", "--from", name, "--no-pictures"], workdir,
                    RESULTS[name])
     assert line.startswith(f"loopmlp: error: {name}")
@@ -396,18 +393,18 @@ def test_results_truncated_at_every_offset(tmp_path: Path) -> None:
     data = json.dumps(doc).encode()
     path = tmp_path / "r.json"
     path.write_bytes(data)
-    assert proofs.report.load_results(str(path))[0][0].counterexample is not None
+    assert loopmlp.report.results.load_results(str(path))[0][0].counterexample is not None
     for n in range(len(data)):
         path.write_bytes(data[:n])
         with pytest.raises(InputError, match=r"r\.json(:\d+)?: "):
-            proofs.report.load_results(str(path))
+            loopmlp.report.results.load_results(str(path))
 
 
 def test_results_larger_than_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(proofs.report, "MAX_RESULTS_BYTES", 10)
+    monkeypatch.setattr(loopmlp.report.results, "MAX_RESULTS_BYTES", 10)
     (tmp_path / "r.json").write_text("{}" + " " * 20, encoding="utf-8")
     with pytest.raises(InputError, match=r"r\.json: file larger than 10 bytes"):
-        proofs.report.load_results(str(tmp_path / "r.json"))
+        loopmlp.report.results.load_results(str(tmp_path / "r.json"))
 
 
 # --------------------------------------------------------------------------- output paths
@@ -512,11 +509,10 @@ def test_a_fifo_is_refused_never_opened(argv: list[str], fifo_at: str, pattern: 
         {"tool": "loopmlp", "version": "0", "seconds": 0, "results": []}), encoding="utf-8")
     fifo(workdir / fifo_at)
     (workdir / "link.sq").symlink_to(fifo_at)
-    import proofs.registry
-
     monkeypatch.setattr(proofs.registry, "run_entry", trap)  # refused before any proof
-    monkeypatch.setattr(proofs.report, "prepare_report", trap)
-    monkeypatch.setattr(proofs.machine_cli, "build", trap)
+    monkeypatch.setattr(loopmlp.cli.report, "prepare_report", trap)
+    monkeypatch.setattr(loopmlp.cli.run, "build", trap)
+    monkeypatch.setattr(loopmlp.cli.info, "build", trap)
     refused(argv, workdir, pattern)
 
 
@@ -554,7 +550,7 @@ def test_console_script(argv: list[str], pattern: str, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "LOOPMLP_DEBUG"}
     env["PYTHONPATH"] = str(ROOT)
     proc = subprocess.run(
-        [sys.executable, "-c", "from proofs.cli import entry_point; entry_point()", *argv],
+        [sys.executable, "-c", "from loopmlp.cli import entry_point; entry_point()", *argv],
         cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 2, proc
     assert proc.stdout == ""
@@ -568,7 +564,7 @@ def test_no_loader_lets_another_exception_out(tmp_path: Path) -> None:
     for path in sorted(HOSTILE.iterdir()):
         try:
             if path.suffix == ".json":
-                proofs.report.load_results(str(path))
+                loopmlp.report.results.load_results(str(path))
             else:
                 asm.load(path)
         except LoopmlpError:
@@ -595,7 +591,7 @@ def test_a_forged_manifest_never_makes_the_report_delete_a_file(tmp_path: Path) 
         "results.json": sha("as written\n"),  # changed since: kept
         "junit.xml": sha("as written\n"),  # unchanged: stale, removed
     }}), encoding="utf-8")
-    proofs.report.write_report_files(out, {"index.html": "<html></html>\n"})
+    write_report_files(out, {"index.html": "<html></html>\n"})
     assert (out / "notes.txt").read_text(encoding="utf-8") == "mine\n"
     assert outside.read_text(encoding="utf-8") == "outside\n"
     assert (out / "report.md").is_symlink()
@@ -616,16 +612,16 @@ def test_report_targets_beyond_a_link_or_special_are_refused(
         "index.html": sha("outside\n")}}), encoding="utf-8")
     with pytest.raises(InputError, match=r"out/index\.html: is a symbolic link, not a file "
                        r"`loopmlp report` wrote; not replaced"):
-        proofs.report.write_report_files(out, {"index.html": "<html></html>\n"})
+        write_report_files(out, {"index.html": "<html></html>\n"})
     assert outside.read_text(encoding="utf-8") == "outside\n"
     (out / "index.html").unlink()
     fifo(out / "index.html")
     with pytest.raises(InputError, match=r"out/index\.html: is a FIFO, not a file"):
-        proofs.report.write_report_files(out, {"index.html": "<html></html>\n"})
+        write_report_files(out, {"index.html": "<html></html>\n"})
     (out / "index.html").unlink()
     (out / "index.html").mkdir()
     with pytest.raises(InputError, match=r"out/index\.html: is a directory"):
-        proofs.report.write_report_files(out, {"index.html": "<html></html>\n"})
+        write_report_files(out, {"index.html": "<html></html>\n"})
     assert os.listdir(out / "index.html") == []
 
 
@@ -634,7 +630,7 @@ def test_an_interrupted_report_is_recognised_next_time(
     """The manifest records old and new hashes before the files are replaced: whichever each
     file holds when a run stops, the next run replaces it."""
     out = tmp_path / "out"
-    proofs.report.write_report_files(out, {"index.html": "one\n", "report.md": "one\n"})
+    write_report_files(out, {"index.html": "one\n", "report.md": "one\n"})
     real = verify.files._Dir.replace
     calls: list[str] = []
 
@@ -646,11 +642,11 @@ def test_an_interrupted_report_is_recognised_next_time(
 
     monkeypatch.setattr(verify.files._Dir, "replace", dies_on_report_md)
     with pytest.raises(KeyboardInterrupt):
-        proofs.report.write_report_files(out, {"index.html": "two\n", "report.md": "two\n"})
+        write_report_files(out, {"index.html": "two\n", "report.md": "two\n"})
     assert calls == [".loopmlp-report", "index.html", "report.md"]
     assert (out / "index.html").read_text() == "two\n"
     assert (out / "report.md").read_text() == "one\n"
     monkeypatch.undo()
-    proofs.report.write_report_files(out, {"index.html": "three\n", "report.md": "three\n"})
+    write_report_files(out, {"index.html": "three\n", "report.md": "three\n"})
     assert {p.name for p in out.iterdir()} == {".loopmlp-report", "index.html", "report.md"}
     assert (out / "report.md").read_text() == "three\n"

@@ -6,14 +6,13 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.cli import run
 
 import proofs.registry
-from proofs.cli import main
 from proofs.kernel import full_adder, ripple_adder
 from proofs.registry import Entry, of, select
 from verify import ops
@@ -23,11 +22,6 @@ from verify.obligation import Obligation
 VERDICTS = {"proved", "refuted", "unknown"}
 
 
-def run(*argv: str) -> tuple[int, str, str]:
-    """``loopmlp argv...`` with captured streams: (exit code, stdout, stderr)."""
-    out, err = StringIO(), StringIO()
-    code = main(list(argv), out, err)
-    return code, out.getvalue(), err.getvalue()
 
 
 def _wrong_adder() -> Obligation:
@@ -260,3 +254,14 @@ def test_only_accepts_an_exact_name_as_listed() -> None:
 
     names = [e.name for e in select(entries(), ["kernel/ripple-adder[bits=4]"], False)]
     assert names == ["kernel/ripple-adder[bits=4]"]
+
+
+def test_brackets_in_a_glob_also_match_literally() -> None:
+    from proofs.gadgets import entries
+
+    every = select(entries(), ["gadget/*[bits=12]"], False)
+    assert sorted(e.name for e in every) == [f"gadget/{f}[bits=12]" for f in
+                                             ("add", "compare", "increment", "subtract")]
+    # ...while a character class still works as a glob.
+    cls = select(entries(), ["gadget/subtract[[]bits=1[01][]]"], False)
+    assert [e.name for e in cls] == ["gadget/subtract[bits=10]", "gadget/subtract[bits=11]"]

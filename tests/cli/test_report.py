@@ -11,18 +11,19 @@ import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from html.parser import HTMLParser
-from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.cli import run
 
 import proofs.registry
-from proofs.cli import main
+from loopmlp.report.directory import MANIFEST
+from loopmlp.report.junit import junit_xml
+from loopmlp.report.model import coverage
+from loopmlp.report.results import load_results
 from proofs.kernel import full_adder, ripple_adder
 from proofs.registry import Entry, of
-from proofs.report import MANIFEST, junit_xml, load_results
-from proofs.report_content import coverage
 from verify import ops
 from verify.obligation import Obligation
 from verify.result import Result, Verdict
@@ -32,11 +33,6 @@ PROGRAMS = Path(__file__).resolve().parents[2] / "constructions" / "programs"
 FAST = ("--bits", "4", "--trace-program", str(PROGRAMS / "countdown.sq"))
 
 
-def run(*argv: str) -> tuple[int, str, str]:
-    """``loopmlp argv...`` with captured streams: (exit code, stdout, stderr)."""
-    out, err = StringIO(), StringIO()
-    code = main(list(argv), out, err)
-    return code, out.getvalue(), err.getvalue()
 
 
 def _renamed(ob: Obligation, name: str) -> Obligation:

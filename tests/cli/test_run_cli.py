@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import json
 import re
-from io import StringIO
 from pathlib import Path
 
 import numpy as np
 import pytest
+from support.cli import run as cli
 
-from constructions.asm import check_expected, load
-from constructions.subleq import run as interpret
-from constructions.subleq import signed_memory
-from proofs.cli import main
+from constructions.machine.asm import check_expected, load
+from constructions.machine.subleq import run as interpret
+from constructions.machine.subleq import signed_memory
 from verify.network import Network
 
 CORPUS = Path(__file__).resolve().parents[2] / "constructions" / "programs"
@@ -27,11 +26,6 @@ OK = (".data\nzero: 0\nn: 3\none: 1\n.code\nloop: subleq one, n, done\n"
       "      subleq zero, zero, loop\ndone: halt\n")
 
 
-def cli(*argv: str) -> tuple[int, str, str]:
-    """``loopmlp argv...`` with captured streams: (exit code, stdout, stderr)."""
-    out, err = StringIO(), StringIO()
-    code = main(list(argv), out, err)
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture

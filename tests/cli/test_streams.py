@@ -15,11 +15,12 @@ from typing import IO
 
 import pytest
 
-import proofs.cli
-from proofs.cli import EXIT_INTERRUPTED, EXIT_PIPE, main
+import loopmlp.cli.list
+from loopmlp.cli import main
+from loopmlp.cli.common import EXIT_INTERRUPTED, EXIT_PIPE
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = [sys.executable, "-c", "from proofs.cli import entry_point; entry_point()"]
+SCRIPT = [sys.executable, "-c", "from loopmlp.cli import entry_point; entry_point()"]
 LONG = str(ROOT / "constructions" / "programs" / "long" / "long_loop.sq")
 
 
@@ -50,7 +51,7 @@ def test_ctrl_c_in_process_is_exit_130_and_one_line(monkeypatch: pytest.MonkeyPa
         print("half a line", end="", file=out)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(proofs.cli, "cmd_list", interrupted)
+    monkeypatch.setattr(loopmlp.cli.list, "cmd_list", interrupted)
     out, err = StringIO(), StringIO()
     assert main(["list"], out, err) == EXIT_INTERRUPTED == 130
     assert err.getvalue() == "loopmlp: interrupted\n"
@@ -82,7 +83,7 @@ def test_piped_into_head(argv: list[str]) -> None:
 
 def test_ctrl_c_in_a_real_process_is_exit_130_and_one_line() -> None:
     """SIGINT while the network runs a long program: one line, exit 130, within seconds."""
-    code = ("import sys; from proofs import cli; print('ready', file=sys.stderr, flush=True); "
+    code = ("import sys; from loopmlp import cli; print('ready', file=sys.stderr, flush=True); "
             "cli.entry_point()")
     proc = subprocess.Popen([sys.executable, "-c", code, "run", LONG, "--max-steps", "10**9"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),

@@ -15,17 +15,18 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from support.mutation import with_bias, with_layer
 
-from constructions.asm import check_expected, load
-from constructions.computer import DECODE, Computer, build
+from constructions.computer import Computer, build
+from constructions.computer.placement import DECODE
+from constructions.computer.runner import run_network
 from constructions.gadgets.flag import make_flag
-from constructions.runner import run_network
-from constructions.subleq import MachineSize, run
-from proofs.cli import main
+from constructions.machine.asm import check_expected, load
+from constructions.machine.subleq import MachineSize, run
+from loopmlp.cli import main
+from loopmlp.cli.info import describe
 from proofs.computer import fold_check, monolithic, structure_problems
-from proofs.machine_cli import describe
-from verify.engines import Options, check, exhaustive, replay
-from verify.network import Network
+from verify.methods import Options, check, exhaustive, replay
 from verify.result import Verdict
 
 CORPUS = Path(__file__).resolve().parents[2] / "constructions" / "programs"
@@ -95,12 +96,8 @@ def test_corrupted_compact_is_found_and_refuted() -> None:
     comp = computer(SMALLEST)
     li = 2  # threshold layer: the subtract's lowest threshold unit gets its bias moved
     layer = comp.network.layers[li]
-    r = layer.outputs.index("SUB[0,2]+")
-    bias = list(layer.bias)
-    bias[r] += 1
-    layers = list(comp.network.layers)
-    layers[li] = dataclasses.replace(layer, bias=tuple(bias))
-    bad = dataclasses.replace(comp, network=Network(tuple(layers), "compact~corrupt"))
+    new = with_bias(layer, layer.outputs.index("SUB[0,2]+"), 1)
+    bad = dataclasses.replace(comp, network=with_layer(comp.network, li, new))
     problems = structure_problems(bad)
     assert problems == [f"layer {li}: unit SUB[0,2]+ is not the fold of its gadget units"]
     good = monolithic("compact", SMALLEST)

@@ -2,9 +2,9 @@
 
 Every program in ``constructions/programs`` must halt within its step budget, leave memory as its
 ``; expect:`` lines say, and agree step count, final PC and final memory with
-:func:`naive_run`, an interpreter that shares no code with :mod:`constructions.subleq`: it keeps
-signed values, uses Python's own comparison for the branch, and stops when an instruction changes
-nothing.
+:func:`naive_run`, an interpreter that shares no code with
+:mod:`constructions.machine.subleq`: it keeps signed values, uses Python's own comparison for
+the branch, and stops when an instruction changes nothing.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from constructions.asm import assemble, check_expected, disassemble, expected, load
-from constructions.subleq import run, step
+from constructions.machine.asm import assemble, check_expected, disassemble, expected, load
+from constructions.machine.subleq import run, step
 
 CORPUS = Path(__file__).resolve().parents[2] / "constructions" / "programs"
 PROGRAMS = sorted(CORPUS.glob("*.sq"))

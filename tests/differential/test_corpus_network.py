@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from constructions.asm import Program, check_expected, expected, load
 from constructions.computer import PROFILES, Computer, build
-from constructions.runner import run_network
-from constructions.subleq import MachineSize, RunResult, run, signed_memory
-from proofs.cli import main
+from constructions.computer.runner import run_network
+from constructions.machine.asm import Program, check_expected, expected, load
+from constructions.machine.subleq import MachineSize, RunResult, run, signed_memory
+from loopmlp.cli import main
 
 CORPUS = Path(__file__).resolve().parents[2] / "constructions" / "programs"
 PROGRAMS = sorted(CORPUS.glob("*.sq"))

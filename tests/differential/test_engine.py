@@ -1,7 +1,7 @@
 """The fast engine against the reference: Network.forward, the interpreter, and itself one by one.
 
-:mod:`constructions.engine` must give, on every input in its box, exactly what the reference
-evaluation gives, and run every corpus program on every profile to the interpreter's final
+:mod:`constructions.computer.runtime` must give, on every input in its box, exactly what the
+reference evaluation gives, and run every corpus program on every profile to the interpreter's final
 state, step count and halting verdict. Its float32 variant must refuse wherever the plan's
 partial-sum bound does not prove it exact.
 """
@@ -16,15 +16,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from constructions.asm import assemble, check_expected, load
 from constructions.computer import PROFILES, Computer, build
-from constructions.engine import (
+from constructions.computer.runtime import (
     LIMITS,
     Engine,
     choose_arithmetic,
     share_partial_sums,
 )
-from constructions.subleq import MachineSize, State, run
+from constructions.machine.asm import assemble, check_expected, load
+from constructions.machine.subleq import MachineSize, State, run
 from verify.errors import ParameterError, ShapeError
 from verify.layout import Layout
 from verify.network import Layer, Network
@@ -314,8 +314,8 @@ def test_bench_run_command_on_a_tiny_ladder(monkeypatch: pytest.MonkeyPatch,
     import json
     from io import StringIO
 
-    import proofs.bench_run as bench_run
-    from proofs.cli import main
+    import loopmlp.bench.run as bench_run
+    from loopmlp.cli import main
 
     monkeypatch.setattr(bench_run, "LADDER", ((8, 4, 8),))
     monkeypatch.setattr(bench_run, "TARGET_SECONDS", 0.002)
@@ -348,7 +348,7 @@ def test_bench_run_command_on_a_tiny_ladder(monkeypatch: pytest.MonkeyPatch,
 
 
 def test_bench_run_names_the_float32_refusal() -> None:
-    import proofs.bench_run as bench_run
+    import loopmlp.bench.run as bench_run
 
     comp = computer("paper", COMMON)
     x = comp.encode(bench_run.one_machine(COMMON))[None, :]

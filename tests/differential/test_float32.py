@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from constructions import asm, subleq
 from constructions.computer import build
-from constructions.engine import Engine
-from constructions.subleq import MachineSize, State
-from verify.precision import forward_float32, forward_rounded
+from constructions.computer.runtime import Engine
+from constructions.machine import asm, subleq
+from constructions.machine.subleq import MachineSize, State
+from verify.exact.precision import forward_float32, forward_rounded
 
 CORPUS = Path(__file__).resolve().parents[2] / "constructions" / "programs"
 PROGRAMS = ("countdown.sq", "multiply.sq", "gcd.sq", "fibonacci.sq")

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from constructions.asm import check_expected, load
 from constructions.looped_transformer import runner, subleq_net
 from constructions.looped_transformer.layout import Layout
-from constructions.subleq import run, signed_memory
-from proofs.cli import main
+from constructions.machine.asm import check_expected, load
+from constructions.machine.subleq import run, signed_memory
+from loopmlp.cli import main
 
 CORPUS = Path(__file__).resolve().parents[2] / "constructions" / "programs"
 PROGRAMS = sorted(CORPUS.glob("*.sq"))

@@ -3,7 +3,7 @@
 A random machine is a random instruction table (every triple in range, or a short program padded
 with the halting filler), random memory words (with the sign and wrap-around boundaries drawn
 often) and a random PC. Each is stepped by the network of every profile in ``PROFILES`` and by
-:func:`constructions.subleq.step`; after every step the decoded network state must equal the
+:func:`constructions.machine.subleq.step`; after every step the decoded network state must equal the
 interpreter's exactly (memory, code and PC), every coordinate must be 0 or 1, and the code must
 never change.
 
@@ -11,8 +11,8 @@ Three drivers:
 
 - a batch of machines stepped in lockstep through ``Network.forward`` in the arithmetic the
   runner chooses (the plan over canonical states),
-- :func:`constructions.runner.run_network` with ``trace`` and ``check`` against
-  :func:`constructions.subleq.run` (steps, halting, reason, trace),
+- :func:`constructions.computer.runner.run_network` with ``trace`` and ``check`` against
+  :func:`constructions.machine.subleq.run` (steps, halting, reason, trace),
 - a stateful test that interleaves single network steps, memory and PC pokes (decoded from the
   network's vector, changed, re-encoded) and short checked runs.
 
@@ -38,8 +38,8 @@ from hypothesis.stateful import (
 )
 
 from constructions.computer import PROFILES, Computer, build, state_names
-from constructions.runner import run_network
-from constructions.subleq import MachineSize, State, make_state, run, step
+from constructions.computer.runner import run_network
+from constructions.machine.subleq import MachineSize, State, make_state, run, step
 
 Size = tuple[int, int, int]  # (words, bits, slots)
 

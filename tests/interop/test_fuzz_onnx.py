@@ -28,7 +28,6 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterator
-from io import StringIO
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +39,11 @@ pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from support.cli import run as _run  # noqa: E402
 
-from proofs.cli import main  # noqa: E402
-from proofs.interop_cli import gadget  # noqa: E402
-from verify import onnx_io  # noqa: E402
+from constructions.gadgets.families import make as gadget  # noqa: E402
 from verify.errors import LoopmlpError  # noqa: E402
+from verify.interchange import onnx_io  # noqa: E402
 
 SPECS = [("subtract", 2), ("increment", 3), ("branch", 2), ("compare", 3)]
 ELEM = {"float16": (TensorProto.FLOAT16, np.float16), "float32": (TensorProto.FLOAT, np.float32),
@@ -317,10 +316,6 @@ def _name_fault(b: Builder, draw: Any) -> None:
 
 
 # --------------------------------------------------------------------------- the property
-def _run(*argv: str) -> tuple[int, str, str]:
-    out, err = StringIO(), StringIO()
-    code = main(list(argv), out, err)
-    return code, out.getvalue(), err.getvalue()
 
 
 def _truth(path: Path, name: str, bits: int) -> tuple[np.ndarray | None, np.ndarray, Any]:

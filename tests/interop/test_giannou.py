@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import csv
 import json
-from io import StringIO
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.cli import run as cli
 
-from constructions import asm, giannou
-from constructions.subleq import signed_memory, step
-from proofs.cli import main
+from constructions.machine import asm, giannou
+from constructions.machine.subleq import signed_memory, step
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "giannou"
 
@@ -32,10 +31,6 @@ EXAMPLES = {
 }
 
 
-def cli(*argv: str) -> tuple[int, str, str]:
-    out, err = StringIO(), StringIO()
-    code = main(list(argv), out, err)
-    return code, out.getvalue(), err.getvalue()
 
 
 def reference(cmds_path: Path, mem_path: Path, s: int, bits: int,

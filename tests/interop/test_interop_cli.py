@@ -5,24 +5,18 @@ from __future__ import annotations
 
 import json
 import sys
-from io import StringIO
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-onnx = pytest.importorskip("onnx")
-pytest.importorskip("onnxruntime")
+onnx = pytest.importorskip("onnx", reason="the onnx extra is not installed")
+pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
 from onnx import TensorProto, numpy_helper  # noqa: E402
+from support.cli import run  # noqa: E402
 
-from proofs.cli import main  # noqa: E402
-from proofs.interop_cli import gadget  # noqa: E402
-from verify import onnx_io  # noqa: E402
-
-
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = StringIO(), StringIO()
-    return main(list(argv), out, err), out.getvalue(), err.getvalue()
+from constructions.gadgets.families import make as gadget  # noqa: E402
+from verify.interchange import onnx_io  # noqa: E402
 
 
 def test_export_never_replaces_a_foreign_file(tmp_path: Path) -> None:

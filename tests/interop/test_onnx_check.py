@@ -10,7 +10,6 @@ corruptions must change it.
 from __future__ import annotations
 
 import json
-from io import StringIO
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +19,12 @@ import pytest
 onnx = pytest.importorskip("onnx", reason="the onnx extra is not installed")
 pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from support.cli import run  # noqa: E402
 
-from proofs.cli import main  # noqa: E402
-from proofs.interop_cli import gadget, gadget_model  # noqa: E402
-from verify import onnx_io  # noqa: E402
+from constructions.gadgets.families import make as gadget  # noqa: E402
+from loopmlp.cli.export import gadget_model  # noqa: E402
 from verify.errors import LoopmlpError  # noqa: E402
-
-
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = StringIO(), StringIO()
-    code = main(list(argv), out, err)
-    return code, out.getvalue(), err.getvalue()
+from verify.interchange import onnx_io  # noqa: E402
 
 
 def _export(tmp_path: Path, name: str, bits: int, dtype: str = "float64") -> Path:
@@ -663,7 +657,7 @@ def test_without_onnxruntime_nothing_unconfirmed_is_claimed(
     """Without onnxruntime an exact model is still proved (its meaning is the folded network),
     but a counterexample found by numpy's run of an inexact model is not confirmed: UNKNOWN,
     naming the input."""
-    from verify import onnx_check
+    from verify.interchange import onnx_check
 
     monkeypatch.setattr(onnx_check, "onnxruntime_available", lambda: False)
     path = _export(tmp_path, "subtract", 3)

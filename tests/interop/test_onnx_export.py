@@ -19,19 +19,14 @@ import pytest
 pytest.importorskip("onnx", reason="the onnx extra is not installed")
 pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
 
-from constructions import asm, subleq  # noqa: E402
 from constructions.computer import PROFILES, build, decode, encode  # noqa: E402
-from proofs.interop_cli import (  # noqa: E402
-    GADGETS,
-    computer_dense_floor,
-    computer_model,
-    gadget,
-    gadget_model,
-    gadget_size,
-    spec_label,
-)
-from verify import onnx_io  # noqa: E402
+from constructions.gadgets.families import FAMILIES as GADGETS  # noqa: E402
+from constructions.gadgets.families import make as gadget  # noqa: E402
+from constructions.gadgets.families import shape as gadget_size  # noqa: E402
+from constructions.machine import asm, subleq  # noqa: E402
+from loopmlp.cli.export import computer_dense_floor, computer_model, gadget_model  # noqa: E402
 from verify.errors import ParameterError  # noqa: E402
+from verify.interchange import onnx_io  # noqa: E402
 from verify.obligation import Obligation  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parents[2] / "constructions" / "programs"
@@ -166,7 +161,7 @@ def test_gadget_sizes_are_estimated_exactly_before_building(name: str) -> None:
         assert (size.inputs, size.outputs) == (len(net.inputs), len(net.outputs)), (bits, words)
         assert size.widths == tuple(len(layer.outputs) for layer in net.layers), (bits, words)
         assert size.dense == sum(a * b + a for a, b in (layer.shape for layer in net.layers))
-        assert spec_label(name, bits, words) == g.obligation_name
+        assert GADGETS[name].obligation_name(bits, words) == g.obligation_name
 
 
 @pytest.mark.parametrize("profile", PROFILES)

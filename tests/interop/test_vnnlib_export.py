@@ -14,30 +14,27 @@ import hashlib
 import json
 import os
 import re
-from io import StringIO
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-onnx = pytest.importorskip("onnx")
-pytest.importorskip("onnxruntime")
+onnx = pytest.importorskip("onnx", reason="the onnx extra is not installed")
+pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
 from onnx import numpy_helper  # noqa: E402
+from support.cli import run  # noqa: E402
 
-from proofs.cli import main  # noqa: E402
-from proofs.interop_cli import GADGETS, gadget  # noqa: E402
-from verify import onnx_io  # noqa: E402
+from constructions.gadgets.families import FAMILIES as GADGETS  # noqa: E402
+from constructions.gadgets.families import make as gadget  # noqa: E402
+from verify.interchange import onnx_io  # noqa: E402
 
 Constraint = tuple[str, int, str, float]  # (X|Y, index, <=|>=, bound)
 
 
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = StringIO(), StringIO()
-    return main(list(argv), out, err), out.getvalue(), err.getvalue()
 
 
 def dnf_v2(path: Path) -> list[list[Constraint]]:
-    vnnlib = pytest.importorskip("vnnlib")
+    vnnlib = pytest.importorskip("vnnlib", reason="the onnx extra is not installed")
     query = vnnlib.parse_query_file(str(path))
     (assertion,) = query.assertions
     out = []

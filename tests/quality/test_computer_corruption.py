@@ -23,16 +23,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.mutation import with_bias, with_layer, with_weight
 
-import proofs.machine_cli
-from constructions.asm import load
+import loopmlp.cli.run
 from constructions.computer import FOLDED_PROFILES, PROFILES, Computer, build, state_names
-from constructions.runner import run_network
-from constructions.subleq import MachineSize, step
-from proofs.cli import main
+from constructions.computer.runner import run_network
+from constructions.machine.asm import load
+from constructions.machine.subleq import MachineSize, step
+from loopmlp.cli import main
 from proofs.computer import monolithic, structure_problems
-from verify.engines import exhaustive, replay
-from verify.network import Network
+from verify.methods import exhaustive, replay
 from verify.obligation import Obligation
 from verify.result import Verdict
 
@@ -66,19 +66,12 @@ def corrupt(comp: Computer, label: str, unit: str, source: str | None, delta: in
     layer = comp.network.layers[li]
     r = layer.outputs.index(unit)
     if source is None:
-        bias = list(layer.bias)
-        bias[r] += delta
-        new = dataclasses.replace(layer, bias=tuple(bias))
+        new = with_bias(layer, r, delta)
     else:
         c = layer.inputs.index(source)
-        k = next(k for k, (rr, cc) in enumerate(zip(layer.rows, layer.cols)) if (rr, cc) == (r, c))
-        vals = list(layer.vals)
-        vals[k] += delta
-        new = dataclasses.replace(layer, vals=tuple(vals))
-    layers = list(comp.network.layers)
-    layers[li] = new
-    net = Network(tuple(layers), comp.network.name + "~corrupt")
-    return dataclasses.replace(comp, network=net)
+        assert (r, c) in set(zip(layer.rows, layer.cols)), (unit, source)
+        new = with_weight(layer, r, c, delta)
+    return dataclasses.replace(comp, network=with_layer(comp.network, li, new))
 
 
 # (profile, layer label, unit, source or None for the bias, delta, what structure_problems says)
@@ -167,7 +160,7 @@ def test_cli_exits_1_on_a_corrupted_network(monkeypatch: pytest.MonkeyPatch) -> 
     path = CORPUS / "countdown.sq"
     size = load(path).size
     bad = corrupt(computer("paper", size), "subtract: thresholds", "SUB[0,2]+", None, 1)
-    monkeypatch.setattr(proofs.machine_cli, "build", lambda profile, s: bad)
+    monkeypatch.setattr(loopmlp.cli.run, "build", lambda profile, s: bad)
     out, err = StringIO(), StringIO()
     assert main(["run", str(path), "--check"], out, err) == 1, err.getvalue()
     assert "interpreter: DISAGREES" in out.getvalue()

@@ -29,9 +29,9 @@ import pytest
 
 from verify import ops
 from verify.domains import Bits, Constrained, Domain, IntRange, OneHot, Word, product
-from verify.engines import Options, bv_width, check, exhaustive, sampled, smt, smt_bv
-from verify.factorised import factorised
 from verify.layout import Layout
+from verify.methods import Options, bv_width, check, exhaustive, sampled, smt, smt_bv
+from verify.methods.factorised import factorised
 from verify.network import Layer, Network
 from verify.obligation import Factorisation, Form, Obligation
 from verify.result import Result, Verdict

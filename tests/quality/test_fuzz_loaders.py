@@ -37,11 +37,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import constructions.limits
-import proofs.machine_cli
-from constructions import asm, giannou
-from proofs.cli import main
-from proofs.report import load_results
+import constructions.machine.limits
+import loopmlp.cli.run
+from constructions.machine import asm, giannou
+from loopmlp.cli import main
+from loopmlp.cli.replay import parse_at, point_of
+from loopmlp.report.results import load_results
+from proofs import registry
 from verify.errors import LoopmlpError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,7 +66,7 @@ _GIANNOU_CMDS, _GIANNOU_MEM = _GIANNOU / "sum_cmds.csv", _GIANNOU / "sum_mem.csv
 
 
 def _onnx_load(path: str) -> Any:
-    from verify.onnx_io import load
+    from verify.interchange.onnx_io import load
 
     return load(path)
 
@@ -195,8 +197,8 @@ def _run_cli(data: bytes) -> None:
         (root / "prog.sq").write_bytes(data)
         mp.chdir(root)
         # Networks of more than about 200k weights are refused (fast), the rest built once.
-        mp.setattr(constructions.limits, "memory_budget", lambda: 200_000 * 600)
-        mp.setattr(proofs.machine_cli, "build", _cached_build)
+        mp.setattr(constructions.machine.limits, "memory_budget", lambda: 200_000 * 600)
+        mp.setattr(loopmlp.cli.run, "build", _cached_build)
         mp.delenv("LOOPMLP_DEBUG", raising=False)
         before = _snapshot(root)
         out, err = StringIO(), StringIO()
@@ -234,9 +236,7 @@ def test_run_exits_0_or_2_with_one_line(data: bytes) -> None:
 
 @cache
 def _replay_obligation() -> Any:
-    from proofs.report import build_obligation
-
-    return build_obligation("gadget/subtract[bits=2]")
+    return registry.build("gadget/subtract[bits=2]")
 
 
 AT_TOKENS = ["DA", "DB", "=", ",", "-", "1", "0x", "3", "[", "]", ".bit[", "0]", " ", "9" * 80]
@@ -248,8 +248,6 @@ AT_TEXT = st.one_of(st.text(max_size=60),
 @given(AT_TEXT)
 def test_replay_at_raises_only_parameter_errors(text: str) -> None:
     """``replay --at TEXT`` parses to a point of the obligation or names what is wrong."""
-    from proofs.report import parse_at, point_of
-
     ob = _replay_obligation()
     try:
         point = point_of(ob, parse_at(text))

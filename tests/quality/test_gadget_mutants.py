@@ -14,13 +14,13 @@ solver can be used at all.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from support.mutation import with_bias, with_layer, with_network, with_weight
 
 from constructions.gadgets import (
     Gadget,
@@ -33,8 +33,8 @@ from constructions.gadgets import (
     make_subtract,
     make_write,
 )
-from verify.engines import Options, exhaustive, replay, smt
-from verify.factorised import factorised
+from verify.methods import Options, exhaustive, replay, smt
+from verify.methods.factorised import factorised
 from verify.network import Layer, Network
 from verify.obligation import Obligation
 from verify.result import Result, Verdict
@@ -50,45 +50,27 @@ class Mutant:
     obligation: Obligation
 
 
-def _with_weight(layer: Layer, row: int, col: int, delta: int) -> tuple[Layer, int, int]:
-    """``layer`` with W[row, col] changed by ``delta`` (an entry that becomes 0 is dropped)."""
-    entries = {(r, c): v for r, c, v in zip(layer.rows, layer.cols, layer.vals)}
-    old = entries.get((row, col), 0)
-    entries[(row, col)] = old + delta
-    keys = sorted(k for k, v in entries.items() if v != 0)
-    new = dataclasses.replace(layer, rows=tuple(k[0] for k in keys),
-                              cols=tuple(k[1] for k in keys),
-                              vals=tuple(entries[k] for k in keys))
-    return new, old, old + delta
-
-
-def _with_bias(layer: Layer, row: int, delta: int) -> Layer:
-    bias = list(layer.bias)
-    bias[row] += delta
-    return dataclasses.replace(layer, bias=tuple(bias))
-
-
 def _swap(ob: Obligation, index: int, layer: Layer, label: str) -> Mutant:
     """A new network with layer ``index`` replaced, in a new obligation with the same domain,
     spec and factorisation."""
-    layers = list(ob.network.layers)
-    layers[index] = layer
-    net = Network(tuple(layers), f"{ob.network.name}~{label}")
-    return Mutant(label, dataclasses.replace(ob, name=f"{ob.name}~{label}", network=net))
+    net = with_layer(ob.network, index, layer, f"~{label}")
+    return Mutant(label, with_network(ob, net, f"~{label}"))
 
 
 def weight_mutant(ob: Obligation, index: int, out: str, inp: str, delta: int) -> Mutant:
     """W[out, inp] of layer ``index`` changed by ``delta``, by coordinate names."""
     layer = ob.network.layers[index]
-    new, old, now = _with_weight(layer, layer.outputs.index(out), layer.inputs.index(inp), delta)
-    return _swap(ob, index, new, f"W{index}[{out} <- {inp}] {old}->{now}")
+    row, col = layer.outputs.index(out), layer.inputs.index(inp)
+    old = dict(zip(zip(layer.rows, layer.cols), layer.vals)).get((row, col), 0)
+    return _swap(ob, index, with_weight(layer, row, col, delta),
+                 f"W{index}[{out} <- {inp}] {old}->{old + delta}")
 
 
 def bias_mutant(ob: Obligation, index: int, out: str, delta: int) -> Mutant:
     """Bias of unit ``out`` of layer ``index`` changed by ``delta``."""
     layer = ob.network.layers[index]
     r = layer.outputs.index(out)
-    return _swap(ob, index, _with_bias(layer, r, delta),
+    return _swap(ob, index, with_bias(layer, r, delta),
                  f"b{index}[{out}] {layer.bias[r]}->{layer.bias[r] + delta}")
 
 
@@ -296,7 +278,8 @@ def _arith(make: Callable[[int], Gadget], bits: int, i: int) -> list[object]:
          ()),
     ]
     name = make.__name__.removeprefix("make_")
-    return [pytest.param(lambda b=bits: make(b), mutate, marks=marks,
+    wide = (pytest.mark.slow,) if bits >= 32 else ()  # up to 20 s each at 32 bits
+    return [pytest.param(lambda b=bits: make(b), mutate, marks=marks + wide,
                          id=f"{name}[bits={bits}] bit {i} {what}")
             for what, mutate, marks in cases]
 

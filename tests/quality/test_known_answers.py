@@ -30,9 +30,9 @@ from constructions.gadgets import make_compare, make_increment, make_subtract
 from proofs.kernel import ripple_adder
 from verify import ops
 from verify.domains import IntRange, Word, product
-from verify.engines import Options, check, exhaustive, replay, sampled, smt, smt_bv
-from verify.factorised import factorised
 from verify.layout import Layout, bit_names
+from verify.methods import Options, check, exhaustive, replay, sampled, smt, smt_bv
+from verify.methods.factorised import factorised
 from verify.network import Layer, Network
 from verify.obligation import Factorisation, Form, Obligation
 from verify.result import Result, Verdict
@@ -218,7 +218,7 @@ CORPUS: tuple[Known, ...] = (
 
 
 def _cvc5() -> None:
-    pytest.importorskip("cvc5")
+    pytest.importorskip("cvc5", reason="the cvc5 extra is not installed")
 
 
 ENGINES: dict[str, Callable[[Obligation], Result | None]] = {

@@ -11,24 +11,23 @@ from __future__ import annotations
 import builtins
 import json
 import time
-from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.cli import run
 
-import verify.solvers
+import verify.methods.solvers
 from constructions.gadgets import make_subtract
-from proofs.cli import main
 from proofs.kernel import full_adder, ripple_adder
-from verify.engines import Options, check, replay, smt, smt_bv
 from verify.errors import InternalError, LoopmlpError, ParameterError
+from verify.methods import Options, check, replay, smt, smt_bv
+from verify.methods.solvers import Answer
 from verify.network import Network
 from verify.obligation import Obligation
 from verify.result import Verdict
-from verify.solvers import Answer
 
-cvc5 = pytest.importorskip("cvc5")
+cvc5 = pytest.importorskip("cvc5", reason="the cvc5 extra is not installed")
 
 
 def _bias_changed(ob: Obligation, layer: int, row: int, delta: int) -> Obligation:
@@ -42,10 +41,6 @@ def _bias_changed(ob: Obligation, layer: int, row: int, delta: int) -> Obligatio
                       ob.bounds, ob.outputs, ob.factorisation)
 
 
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = StringIO(), StringIO()
-    code = main(list(argv), out, err)
-    return code, out.getvalue(), err.getvalue()
 
 
 # --------------------------------------------------------------------------- cvc5 alone
@@ -74,7 +69,7 @@ def test_a_cvc5_model_that_does_not_replay_is_an_internal_error(
     """cvc5's sat goes through the exact forward pass: a made-up model is caught, not shown."""
     ob = full_adder()
     bogus = Answer("cvc5", "sat", 0.0, model={"a": 0, "b": 0, "c": 0})  # correct there
-    monkeypatch.setattr(verify.solvers, "_cvc5", lambda *a: bogus)
+    monkeypatch.setattr(verify.methods.solvers, "_cvc5", lambda *a: bogus)
     with pytest.raises(InternalError, match="cvc5 engine reported a counterexample"):
         check(ob, Options("cvc5"))
 
@@ -94,7 +89,7 @@ def test_bit_vector_models_are_read_as_signed_integers() -> None:
 
     ctx = z3.Context()
     x = z3.BitVec("MEM[3].bit[5]", 12, ctx)
-    d = verify.solvers.decide([x < -100, x > -102], {"x": x}, what="t", timeout=10,
+    d = verify.methods.solvers.decide([x < -100, x > -102], {"x": x}, what="t", timeout=10,
                               solvers=("z3", "cvc5"))
     assert d.status == "sat" and [a.model for a in d.answers] == [{"x": -101}, {"x": -101}]
 
@@ -129,7 +124,7 @@ def test_cross_check_reaches_the_factorised_lemmas() -> None:
 
 
 def test_cross_check_reaches_the_contract_lemmas() -> None:
-    from constructions.subleq import MachineSize
+    from constructions.machine.subleq import MachineSize
     from proofs.computer import contracts_entry
     from proofs.registry import run_entry
 
@@ -140,7 +135,7 @@ def test_cross_check_reaches_the_contract_lemmas() -> None:
 
 def test_unknown_from_one_solver_means_not_proved(monkeypatch: pytest.MonkeyPatch) -> None:
     give_up = Answer("cvc5", "unknown", 0.0, "timeout after 1s")
-    monkeypatch.setattr(verify.solvers, "_cvc5", lambda *a: give_up)
+    monkeypatch.setattr(verify.methods.solvers, "_cvc5", lambda *a: give_up)
     r = smt(full_adder(), Options("smt", 10, cross_check=True))
     assert r.verdict is Verdict.UNKNOWN and r.reason == "z3: unsat; cvc5: timeout after 1s"
 
@@ -148,7 +143,7 @@ def test_unknown_from_one_solver_means_not_proved(monkeypatch: pytest.MonkeyPatc
 def test_a_disagreement_is_an_internal_error_naming_both_answers(
         monkeypatch: pytest.MonkeyPatch) -> None:
     wrong = Answer("cvc5", "sat", 0.0, model={"a": 1, "b": 1, "c": 1})
-    monkeypatch.setattr(verify.solvers, "_cvc5", lambda *a: wrong)
+    monkeypatch.setattr(verify.methods.solvers, "_cvc5", lambda *a: wrong)
     with pytest.raises(InternalError) as e:
         smt(full_adder(), Options("smt", 10, cross_check=True))
     assert "kernel/full-adder" in str(e.value)
@@ -158,7 +153,7 @@ def test_a_disagreement_is_an_internal_error_naming_both_answers(
 def test_cli_disagreement_exits_2_with_one_line(monkeypatch: pytest.MonkeyPatch,
                                                 kernel_registry: None, tmp_path: Path) -> None:
     wrong = Answer("cvc5", "sat", 0.0, model={"a": 1, "b": 1, "c": 1})
-    monkeypatch.setattr(verify.solvers, "_cvc5", lambda *a: wrong)
+    monkeypatch.setattr(verify.methods.solvers, "_cvc5", lambda *a: wrong)
     out = tmp_path / "r.json"
     code, _, err = run("prove", "--only", "kernel/full-adder/smt", "--cross-check",
                        "--json", str(out))
@@ -220,7 +215,7 @@ def test_without_cvc5_the_cli_names_the_extra(monkeypatch: pytest.MonkeyPatch,
 def test_options_name_a_bad_solver() -> None:
     with pytest.raises(ParameterError, match="solver='yices': need one of z3, cvc5"):
         Options(solver="yices")
-    assert issubclass(verify.solvers.MissingExtraError, LoopmlpError)
+    assert issubclass(verify.methods.solvers.MissingExtraError, LoopmlpError)
 
 
 def test_bench_solvers_runs_each_configuration() -> None:

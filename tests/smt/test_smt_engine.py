@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from proofs.kernel import full_adder, relu_identity, ripple_adder
 from verify import ops
 from verify.domains import Constrained, IntRange, OneHot
-from verify.engines import Options, replay, smt
 from verify.layout import Layout
+from verify.methods import Options, replay, smt
 from verify.network import Layer, Network
 from verify.obligation import Obligation
 from verify.result import Verdict

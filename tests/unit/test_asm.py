@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from constructions.asm import (
+from constructions.machine.asm import (
     Program,
     assemble,
     check_expected,
@@ -17,7 +17,7 @@ from constructions.asm import (
     expected,
     load,
 )
-from constructions.subleq import MachineSize, State, filler, make_state, run
+from constructions.machine.subleq import MachineSize, State, filler, make_state, run
 from verify.errors import InputError, ParameterError
 
 EXAMPLE = """\
@@ -229,7 +229,7 @@ def test_load_errors_name_the_path(tmp_path: Path) -> None:
 
 
 def test_load_refuses_huge_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import constructions.asm as asm
+    import constructions.machine.asm as asm
 
     monkeypatch.setattr(asm, "MAX_FILE_BYTES", 100)
     f = tmp_path / "big.sq"

@@ -21,10 +21,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from constructions.computer import PAPER_BUDGET, PROFILES, Computer, build, decode, encode
+from constructions.computer import PROFILES, Computer, build, decode, encode
 from constructions.computer import state_names as names_of
-from constructions.subleq import MachineSize, State, make_state
-from proofs.cli import main
+from constructions.computer.placement import PAPER_BUDGET
+from constructions.machine.subleq import MachineSize, State, make_state
+from loopmlp.cli import main
 from proofs.computer import structure_problems
 from verify.errors import ParameterError
 

@@ -10,9 +10,9 @@ import pytest
 from proofs.kernel import full_adder, relu_identity, ripple_adder
 from verify import ops
 from verify.domains import Bits, Constrained, IntRange, Word, product
-from verify.engines import Options, check, exhaustive, replay, sampled
 from verify.errors import InternalError, ParameterError
 from verify.layout import Layout, bit_names
+from verify.methods import Options, check, exhaustive, replay, sampled
 from verify.network import Layer, Network
 from verify.obligation import Obligation
 from verify.result import Counterexample, Result, Verdict, combine, summary
@@ -284,7 +284,7 @@ def test_a_spec_that_raises_is_never_proved() -> None:
 
 
 def test_smt_bv_asks_over_integers_when_a_predicate_has_no_bound() -> None:
-    from verify.engines import bv_width, smt_bv
+    from verify.methods import bv_width, smt_bv
 
     ob = _wrong_adder()
     odd = Obligation("odd", ob.network,

@@ -17,11 +17,10 @@ from typing import Any
 
 import pytest
 
-from proofs.cli import main
+from loopmlp.cli import main
 from proofs.registry import build
-from verify import executor
-from verify.engines import Options, exhaustive
 from verify.errors import LoopmlpError, ParameterError
+from verify.methods import Options, executor, exhaustive
 from verify.obligation import Obligation
 from verify.result import Result, Verdict
 
@@ -60,7 +59,7 @@ def processes() -> Iterator[executor.ProcessExecutor]:
 
 @pytest.fixture(scope="module")
 def dask_cluster() -> Iterator[Any]:
-    distributed = pytest.importorskip("distributed")
+    distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
     import dask
 
     with dask.config.set({executor.UNTRIM: None}):

@@ -9,6 +9,7 @@ integer type its bounds pick.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -16,19 +17,21 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.specs import network_spec
 
-import verify.engines as engines
 import verify.network as network
 from constructions.gadgets import make_subtract
 from verify import ops
 from verify.domains import Bits, Constrained, Domain, IntRange, OneHot, Product, Word, product
-from verify.engines import Options, exhaustive
 from verify.errors import InternalError
 from verify.layout import Layout
+from verify.methods import Options, exhaustive
 from verify.network import Layer, Network, SplitEvaluator, narrowest_int
 from verify.obligation import Obligation
 from verify.result import Result, Verdict
 
+# The module (the package's name ``exhaustive`` is the function it defines).
+engines = importlib.import_module("verify.methods.exhaustive")
 Spec = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 
 
@@ -71,21 +74,6 @@ def _split_taken(ob: Obligation, chunk: int) -> bool:
 
 
 # --------------------------------------------------------------------------- generators
-def _symbolic(net: Network) -> Spec:
-    """The network itself written with :mod:`verify.ops` (ints, numpy batches, intervals)."""
-
-    def spec(v: Mapping[str, Any]) -> dict[str, Any]:
-        x = [v[n] for n in net.inputs]
-        for layer in net.layers:
-            acc: list[Any] = list(layer.bias)
-            for r, c, w in zip(layer.rows, layer.cols, layer.vals, strict=True):
-                acc[r] = acc[r] + w * x[c]
-            x = [ops.relu(a) for a in acc] if layer.relu else acc
-        return dict(zip(net.outputs.names, x, strict=True))
-
-    return spec
-
-
 def _flipped(spec: Spec, point: Mapping[str, int], output: str) -> Spec:
     """``spec`` plus one on ``output`` at exactly one point: a mutant wrong on one input."""
 
@@ -143,7 +131,7 @@ def _cases(draw: st.DrawFn) -> tuple[Obligation, int]:
     with one weight changed) and a block size."""
     dom = draw(_domains())
     net = draw(_networks(dom.names))
-    spec = _symbolic(net)
+    spec = network_spec(net)
     change = draw(st.sampled_from(["none", "point", "weight"]))
     if change == "point":
         idx = draw(st.integers(0, dom.count - 1))

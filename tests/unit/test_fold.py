@@ -7,10 +7,10 @@ import random
 import pytest
 
 from verify.domains import Bits
-from verify.engines import Options, check, replay
 from verify.errors import LayoutError, ParameterError
 from verify.fold import compose, fold, fold_all, fold_obligation
 from verify.layout import Layout
+from verify.methods import Options, check, replay
 from verify.network import Layer, Network
 from verify.result import Verdict
 

@@ -6,7 +6,7 @@ import pytest
 
 from proofs.fwp import entries
 from proofs.registry import all_entries, run_entry
-from verify.engines import Options
+from verify.methods import Options
 from verify.result import Verdict
 
 DEFAULT = [e for e in entries() if not e.slow]
@@ -37,9 +37,8 @@ def test_recdelta_all_lengths_refuted_with_replayed_witness() -> None:
 def test_corrupted_counter_refuted_by_z3_with_a_replayed_string() -> None:
     from constructions.fwp.counters import lt_dyck1
     from constructions.fwp.languages import counter_invariant, language
-    from proofs.fwp_checks import counter_result
-
     from constructions.fwp.models import replace_array
+    from proofs.fwp_checks import counter_result
 
     base = lt_dyck1()
     m = replace_array(base, "out_b", base.out_b + [0.0, -1.5])  # depth 1 now reads as empty
@@ -50,10 +49,9 @@ def test_corrupted_counter_refuted_by_z3_with_a_replayed_string() -> None:
 
 def test_corrupted_srwm_not_proved() -> None:
     from constructions.fwp.languages import PARITY_DFA
+    from constructions.fwp.models import replace_array
     from constructions.fwp.srwm import srwm_dfa
     from proofs.fwp import dfa_all_lengths
-
-    from constructions.fwp.models import replace_array
 
     base = srwm_dfa(PARITY_DFA)
     wk = base.blocks[0][0].W_k.copy()

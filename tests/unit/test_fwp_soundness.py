@@ -3,6 +3,7 @@ models under every method, incomplete enumerations, structure assumed instead of
 
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 import re
@@ -82,9 +83,8 @@ def test_corrupted_counters_are_refuted_for_every_length(name: str) -> None:
     for what, bad in _mutations(name):
         r = counter_result("x", bad, lang, counter_invariant(lang.name), 30.0)
         assert r.verdict is not Verdict.PROVED, (name, what, r.line())
-    what, bad = _mutations(name)[0]
-    r = counter_result("x", bad, lang, counter_invariant(lang.name), 30.0)
-    assert r.verdict is Verdict.REFUTED and r.counterexample is not None, r.line()
+        if what == "out_b":  # wrong at the first prefix: z3's counts realised and replayed
+            assert r.verdict is Verdict.REFUTED and r.counterexample is not None, r.line()
 
 
 @pytest.mark.parametrize("name", SRWMS)
@@ -162,6 +162,7 @@ def test_recdelta_box_ends_grow_by_exactly_the_growth() -> None:
 # ---- the specs: enumerations complete, targets as the definitions say --------------------------
 
 
+@functools.cache
 def _reference(name: str, s: str) -> tuple[bool, int | None]:
     """(valid prefix, target) written from the definitions, independently of languages.py."""
     if name == "parity":

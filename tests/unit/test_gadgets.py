@@ -22,9 +22,9 @@ from constructions.gadgets import (
     make_subtract,
     make_write,
 )
-from verify.engines import Options, check, exhaustive, replay, smt
 from verify.errors import LoopmlpError, ParameterError
-from verify.factorised import factorised
+from verify.methods import Options, check, exhaustive, replay, smt
+from verify.methods.factorised import factorised
 from verify.result import Verdict
 
 Build = Callable[[], Gadget]

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from constructions import subleq
 from constructions.looped_transformer import examples, npz_io, runner, subleq_net
 from constructions.looped_transformer.layout import DecodeError, Layout
 from constructions.looped_transformer.network import layer_forward, softmax_columns
+from constructions.machine import subleq
 from verify.errors import InputError, ParameterError
 
 LAY = Layout(2, 4, 4, 6, 4)

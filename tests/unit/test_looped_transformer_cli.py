@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from proofs.cli import main
+from loopmlp.cli import main
 
 PROGRAMS = Path(__file__).resolve().parents[2] / "constructions" / "programs"
 COUNTDOWN = str(PROGRAMS / "countdown.sq")

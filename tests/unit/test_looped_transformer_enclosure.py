@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from flint import arb_mat
 
-from constructions import subleq
 from constructions.looped_transformer import certify, examples, runner, subleq_net
 from constructions.looped_transformer.layout import Layout
 from constructions.looped_transformer.network import layer_forward
+from constructions.machine import subleq
 from proofs import giannou
 from verify.real_attention import Box, LayerCache, enclose_layer, precision, softmax_columns
 from verify.result import Verdict

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from flint import arb, arb_mat
 
-from constructions import subleq
 from constructions.looped_transformer import certify, subleq_net
 from constructions.looped_transformer.layout import Layout
 from constructions.looped_transformer.network import Head, Layer, LoopedTransformer, layer_forward
+from constructions.machine import subleq
 from proofs import giannou
 from verify.real_attention import (
     MAX_INNER,
@@ -182,7 +182,7 @@ def test_point_enclosures_lie_in_the_box_enclosure(radius: float) -> None:
 def test_certified_trace_of_a_corrupted_file_is_not_certified(tmp_path: Path) -> None:
     from io import StringIO
 
-    from proofs.cli import main
+    from loopmlp.cli import main
 
     npz = tmp_path / "cd.npz"
     program = str(Path(__file__).resolve().parents[2] / "constructions" / "programs" /

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from verify.domains import IntRange
-from verify.engines import Options, exhaustive
 from verify.errors import LayoutError, LoopmlpError, ParameterError, ShapeError
 from verify.layout import Layout, bit_names
+from verify.methods import Options, exhaustive
 from verify.network import EXACT_LIMITS, Layer, Network
 from verify.obligation import Obligation
 

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 
 from constructions.computer import PROFILES, build
-from constructions.engine import certificate
-from constructions.subleq import MachineSize
-from proofs import bench_long
-from proofs.cli import main
+from constructions.computer.runtime import certificate
+from constructions.machine.subleq import MachineSize
+from loopmlp.bench import long as bench_long
+from loopmlp.cli import main
 from proofs.precision import check, formula, largest_bits
+from verify.exact.precision import QUANTITIES, analyse, measure, round_significand
 from verify.layout import Layout
 from verify.network import Layer, Network
-from verify.precision import QUANTITIES, analyse, measure, round_significand
 from verify.result import Verdict
 
 ALL_STATES_2 = MachineSize(2, 2, 2)  # 11 state bits: 2048 canonical states

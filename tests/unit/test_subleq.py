@@ -10,7 +10,7 @@ import z3
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from constructions.subleq import (
+from constructions.machine.subleq import (
     MachineSize,
     State,
     check_state,

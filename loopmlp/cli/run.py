@@ -1,0 +1,98 @@
+"""``loopmlp run``: a ``.sq`` program executed on the looped network, optionally checked step by
+step against the reference interpreter."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import IO
+
+from constructions.computer import PROFILES, build
+from constructions.computer.runner import run_network
+from constructions.machine import asm
+from constructions.machine.subleq import MachineSize, State, signed_memory
+from proofs.giannou_cli import add_run_options
+from proofs.giannou_cli import run_network as run_giannou
+from verify.errors import InputError, ParameterError
+
+from .args import add_sizes, check_fits, check_steps, check_trace, integer
+from .common import EXIT_OK, EXIT_REFUTED, command
+
+
+def add_arguments(r: argparse.ArgumentParser) -> None:
+    """``run FILE.sq``: profile, sizes, step limit, trace, check, JSON; or a looped Transformer
+    with ``--giannou-network``."""
+    command(r)
+    r.add_argument("file", metavar="FILE.sq", nargs="?",
+                   help="the program (optional with --giannou-network when the file holds X0)")
+    r.add_argument("--profile", choices=PROFILES, default="paper")
+    add_sizes(r)
+    r.add_argument("--max-steps", type=integer, default=100_000, metavar="S")
+    r.add_argument("--trace", action="store_true", help="print the state after every step")
+    r.add_argument("--check", action="store_true",
+                   help="run the reference interpreter alongside and compare every step")
+    r.add_argument("--json", action="store_true", help="print the result as JSON")
+    r.add_argument("--giannou-network", metavar="FILE.npz",
+                   help="run a looped Transformer saved from Giannou et al.'s code instead "
+                   "(see docs/giannou.md; --dtype, --lam, --max-subtract apply)")
+    add_run_options(r)
+    r.set_defaults(func=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    """Assemble, build, loop; exit 1 when --check finds a disagreement."""
+    if args.giannou_network is not None:
+        args.program = args.file
+        return run_giannou(args, out, args.giannou_network)
+    if args.file is None:
+        raise ParameterError("FILE.sq", None, "a program to run (or --giannou-network)")
+    # Every limit is checked before the network is built or a state is stored.
+    check_steps(args.max_steps)
+    program = asm.load(args.file, words=args.words, bits=args.bits, slots=args.slots)
+    try:
+        check_fits(args.profile, program.size)
+        if args.trace:
+            check_trace(args.max_steps, program.size)
+    except ParameterError as e:  # the size may come from the file: name it
+        raise InputError(args.file, None, str(e)) from None
+    computer = build(args.profile, program.size)
+    result = run_network(computer, program.state, args.max_steps, trace=args.trace,
+                         check=args.check)
+    size = program.size
+    words = list(signed_memory(result.state, size))
+    memory = _named(program, result.state, size)
+    if args.json:
+        doc = {
+            "halted": result.halted,
+            "steps": result.steps,
+            "pc": result.state.pc,
+            "memory": memory,
+            "words": words,
+            "agrees_with_interpreter": result.agrees_with_interpreter,
+            "profile": args.profile,
+            "layers": computer.network.depth,
+            "size": {"words": size.words, "bits": size.bits, "slots": size.slots},
+            "reason": result.reason,
+        }
+        if result.trace is not None:
+            doc["trace"] = [{"pc": s.pc, "words": list(signed_memory(s, size))}
+                            for s in result.trace]
+        out.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        if result.trace is not None:
+            for n, s in enumerate(result.trace):
+                print(f"step {n}: pc={s.pc} " + " ".join(
+                    f"{k}={v}" for k, v in _named(program, s, size).items()), file=out)
+        print(f"{args.file}: {result.reason} after {result.steps} steps on the {args.profile} "
+              f"profile ({computer.network.depth} layers), pc={result.state.pc}", file=out)
+        for k, v in memory.items():
+            print(f"  {k} = {v}", file=out)
+        if result.agrees_with_interpreter is not None:
+            verdict = "agrees" if result.agrees_with_interpreter else "DISAGREES"
+            print(f"  interpreter: {verdict}", file=out)
+    return EXIT_REFUTED if result.agrees_with_interpreter is False else EXIT_OK
+
+
+def _named(program: asm.Program, state: State, size: MachineSize) -> dict[str, int]:
+    words = signed_memory(state, size)
+    return {label: words[addr] for label, addr in program.data_labels.items()}
