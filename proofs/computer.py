@@ -30,6 +30,7 @@ from constructions.gadgets.write import write_contract
 from constructions.machine.subleq import MachineSize, step_symbolic
 from verify import names
 from verify.domains import Bits
+from verify.errors import InternalError
 from verify.fold import fold_all, fold_obligation
 from verify.interval import Interval, Tracker
 from verify.layout import Layout
@@ -207,10 +208,35 @@ def contracts_check(size: MachineSize, timeout: float,
         d = decide([query], variables, what=f"computer/contracts{_tag(size)}: {what}",
                    timeout=timeout, solvers=solvers)
         if d.status == "sat" and d.model is not None:
+            _replay_contracts(what, d.model, size)
             return Verdict.REFUTED, f"{what}: {str(dict(d.model))[:300]}"
         if d.status != "unsat":
             return Verdict.UNKNOWN, f"{what}: {d.describe()}"
     return Verdict.PROVED, width
+
+
+def _replay_contracts(what: str, model: Mapping[str, int], size: MachineSize) -> None:
+    """Re-evaluate a solver's counterexample to a contract lemma on Python integers; one that
+    lies outside the lemma's ranges or shows no difference is an internal error."""
+    m, k, n = size.addr_bits, size.pc_bits, size.bits
+    value = {name: int(v) for name, v in model.items()}
+    if what == "wiring":
+        a, b, c = value["a"], value["b"], value["c"]
+        ok = 0 <= a < (1 << m) and 0 <= b < (1 << m) and 0 <= c < (1 << k)
+        differs = fetch_fields([a + b * (1 << m) + c * (1 << 2 * m)], 0, size) != (a, b, c)
+    else:
+        mem = [value[f"MEM[{j}]"] for j in range(size.words)]
+        code = [tuple(value[f"{x}[{j}]"] for x in "abc") for j in range(size.slots)]
+        pc = value["PC"]
+        ok = (all(0 <= v < (1 << n) for v in mem) and 0 <= pc < (1 << k)
+              and all(0 <= a < (1 << m) and 0 <= b < (1 << m) and 0 <= c < (1 << k)
+                      for a, b, c in code))
+        a_f, b_f, c_f = code[pc]
+        differs = (execute(mem, a_f, b_f, c_f, pc, size)
+                   != step_symbolic(mem, code, pc, size))
+    if not (ok and differs):
+        raise InternalError(f"computer/contracts{_tag(size)}: {what}: the solver's "
+                            f"counterexample {dict(value)} does not replay on integers")
 
 
 def _no_wrap_width(size: MachineSize) -> int:

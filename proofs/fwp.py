@@ -30,6 +30,9 @@ from verify.errors import LoopmlpError
 from verify.methods import Options
 from verify.result import Result, Verdict
 
+from .fwp_boxes import prove_dfa
+from .fwp_checks import StringCounterexample, counter_result, upto_result
+from .fwp_leak import prove_up_to, refute
 from .registry import Entry
 
 
@@ -58,8 +61,6 @@ def construction(name: str) -> tuple[Model, Language]:
 
 def _upto(name: str, cons: str, L: int, slow: bool = False) -> Entry:  # noqa: N803 (maths names)
     def run(opts: Options) -> Result:
-        from .fwp_checks import upto_result
-
         model, lang = construction(cons)
         return upto_result(name, model, lang, L, progress=opts.progress)
 
@@ -68,8 +69,6 @@ def _upto(name: str, cons: str, L: int, slow: bool = False) -> Entry:  # noqa: N
 
 def _counter_all(name: str, cons: str) -> Entry:
     def run(opts: Options) -> Result:
-        from .fwp_checks import counter_result
-
         model, lang = construction(cons)
         return counter_result(name, model, lang, counter_invariant(lang.name), opts.timeout)
 
@@ -78,8 +77,6 @@ def _counter_all(name: str, cons: str) -> Entry:
 
 def dfa_all_lengths(name: str, model: Model, dfa: Dfa) -> Result:
     """The box invariant of an SRWM automaton as a Result."""
-    from .fwp_boxes import prove_dfa
-
     t0 = time.perf_counter()
     try:
         p = prove_dfa(model, dfa)
@@ -107,8 +104,6 @@ def _srwm_all(name: str, cons: str) -> Entry:
 
 def _rd_bound(name: str, limit: int, slow: bool) -> Entry:
     def run(opts: Options) -> Result:
-        from .fwp_leak import prove_up_to
-
         model = recdelta.rd_parity()
         b = prove_up_to(model, limit=limit)
         details = {"arithmetic": "arb (256 bits)", "proved_length": b.length,
@@ -129,9 +124,6 @@ def _rd_bound(name: str, limit: int, slow: bool) -> Entry:
 
 def _rd_all(name: str) -> Entry:
     def run(opts: Options) -> Result:
-        from .fwp_checks import StringCounterexample
-        from .fwp_leak import refute
-
         model = recdelta.rd_parity()
         try:
             w = refute(model)

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from constructions.fwp.languages import Language, walk
-from constructions.fwp.models import Model, init_state, step
+from constructions.fwp.languages import Language, count_prefixes, walk
+from constructions.fwp.models import Model, SumLayer, init_state, step
 from verify.errors import LoopmlpError
 from verify.real import ops
 from verify.real.numbers import ARB, EXACT, LINEAR, Arb, Backend, NotRationalError
@@ -121,8 +121,6 @@ class StringCounterexample(Counterexample):
 def upto_result(name: str, model: Model, lang: Language, max_length: int,
                 progress: Progress = None) -> Result:
     """The obligation ``fwp/<model>/<language>/upto[L]`` as a Result."""
-    from constructions.fwp.languages import count_prefixes
-
     total = count_prefixes(lang, max_length)
     prec = 53
     up = check_upto(model, lang, max_length, progress=progress, total=total)
@@ -169,8 +167,6 @@ def sum_increments(model: Model) -> list[Any]:
     ``W + increment(token)``. By induction the state after a prefix is then
     ``sum_tau n_tau increment(tau)``: a function of the token counts alone."""
     import z3
-
-    from constructions.fwp.models import SumLayer
 
     if len(model.blocks) != 1 or not isinstance(model.blocks[0][0], SumLayer):
         raise NotRationalError("the count proof needs a model of one sum-rule (LT) layer")

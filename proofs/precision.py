@@ -6,6 +6,7 @@ Design notes: docs/design/proofs.precision.md.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -31,7 +32,11 @@ ORDERS = ("any", "natural")
 
 
 def formula(profile: str, bits: int) -> dict[str, int]:
-    """The closed forms of the largest values (they do not depend on M or K)."""
+    """The closed forms of the largest values of the data path (the words' bits), which do not
+    depend on M or K. The certificate at (M, N, K) is never below them, and equals them when
+    N is large against ``log2 M`` and ``log2 K``; otherwise the address path dominates (match
+    units up to ``4L + 1`` for ``L`` address bits, increment thresholds ``2^k - 1`` for ``k``
+    PC bits, compact's write gates ``6 * 2^N - 3 + 4m``) and the certificate is larger."""
     half = 1 << (bits - 1)
     out = {"pre": 3 * half, "natural": 3 * half, "weight": half + 1}
     if profile == "compact":
@@ -147,10 +152,13 @@ def largest_bits(profile: str, words: int, slots: int, fmt: str, order: str = "a
                  cert_of: Callable[[str, MachineSize], Certificate] | None = None,
                  confirm: bool = True) -> int:
     """The largest N (2 <= N <= 64) at which the format is certified exact at (M, N, K), or 1
-    when none is. Found from the closed forms and, with ``confirm``, checked by the analysis at
-    N and N + 1 (the certificate grows with N: every bound is a multiple of 2^N plus a
-    constant)."""
-    cert_of = cert_of or (lambda p, s: certificate(build(p, s)))
+    when none is. The value returned is always certified by the analysis at (M, N, K) itself:
+    the closed forms (:func:`formula`) give only an upper bound, since the certificate is never
+    below them but exceeds them where the address path dominates (small N against log2 M or
+    log2 K). The search starts at that bound and goes down (by bisection: the certificate grows
+    with N, every bound being a multiple of 2^N plus a term of M and K) to the largest N the
+    analysis certifies; with ``confirm`` it also checks that N + 1 is not certified."""
+    cert_of = cert_of or _certificate
     p = FORMATS[fmt][0]
     key = "any_order" if order == "any" else "natural"
 
@@ -158,11 +166,28 @@ def largest_bits(profile: str, words: int, slots: int, fmt: str, order: str = "a
         f = formula(profile, bits)
         return max(f[key], f["weight"], 0 if order == "any" else f["product"])
 
-    guess = max([b for b in range(2, 65) if need(b) <= 1 << p], default=1)
-    for bits in (guess, guess + 1) if confirm else ():
-        if 2 <= bits <= 64:
-            exact = cert_of(profile, MachineSize(words, bits, slots)).exact_in(fmt, order)
-            if exact != (bits == guess):
-                raise ParameterError("precision", f"{profile} N={bits}",
-                                     "a certificate that agrees with its closed form")
-    return guess
+    def exact(bits: int) -> bool:
+        return cert_of(profile, MachineSize(words, bits, slots)).exact_in(fmt, order)
+
+    bound = max([b for b in range(2, 65) if need(b) <= 1 << p], default=1)
+    if bound < 2:
+        return 1
+    if exact(bound):
+        best = bound
+    elif not exact(2):
+        return 1
+    else:  # exact at lo, not at hi
+        lo, hi = 2, bound
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if exact(mid) else (lo, mid)
+        best = lo
+    if confirm and best < 64 and exact(best + 1):
+        raise ParameterError("precision", f"{profile} N={best + 1}",
+                             "a certificate no smaller than its closed form")
+    return best
+
+
+@functools.lru_cache(maxsize=64)
+def _certificate(profile: str, size: MachineSize) -> Certificate:
+    return certificate(build(profile, size))

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, partial
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import numpy as np
 import scipy.sparse as sp
@@ -41,6 +42,9 @@ CHUNK_BYTES = 16 << 20
 """A batch run goes in chunks of machines whose buffer fits in this many bytes (a cache-sized
 working set: past it a step gets slower per machine). Machines are independent, so how a batch
 is cut changes no result."""
+BURST = 64
+"""A single machine is stepped in bursts of this many steps, each burst's states checked at
+once (fixed point, box) in the order a step-by-step loop would check them."""
 SHARE_MIN_SAVING = 64
 """A layer's partial sums are shared only when that saves this many multiplications per step:
 below it, the extra product costs more than it saves."""
@@ -106,16 +110,17 @@ def match_registers(computer: Computer) -> list[Register]:
     return out
 
 
-_CERTIFICATES: dict[tuple[str, Any], Certificate] = {}
+_CERTIFICATES: WeakKeyDictionary[Network, Certificate] = WeakKeyDictionary()
 
 
 def certificate(computer: Computer) -> Certificate:
     """The computer's precision certificate over canonical states (:func:`verify.exact.precision.
-    analyse` with its match registers), computed once per profile and size."""
-    key = (computer.profile, computer.size)
-    if key not in _CERTIFICATES:
-        _CERTIFICATES[key] = analyse(computer.network, registers=match_registers(computer))
-    return _CERTIFICATES[key]
+    analyse` with its match registers), computed once per network object (never shared between
+    two networks of one profile and size: a changed weight gets its own certificate)."""
+    net = computer.network
+    if net not in _CERTIFICATES:
+        _CERTIFICATES[net] = analyse(net, registers=match_registers(computer))
+    return _CERTIFICATES[net]
 
 
 def choose_arithmetic(bound: int, dtype: str = "auto") -> str:
@@ -579,6 +584,40 @@ class Engine:
         self._layers(buf)
         return buf[self.out_slot].T.astype(np.int64)
 
+    def stepper(self) -> Callable[[np.ndarray], np.ndarray]:
+        """One machine stepped again and again: a function from a state vector (network input
+        order) to the next one, as :meth:`step` on a batch of one, in one buffer bound once.
+
+        Every state it is given is checked against the box first.
+        """
+        self._check_loops()
+        buf = np.empty((self.slots, 1), dtype=self.dtype)
+        program = self._program(buf)
+        perm, out_slot, lo, hi = self.perm, self.out_slot, self._lo, self._hi
+        state = buf[:self.width]
+
+        def step(x: np.ndarray) -> np.ndarray:
+            vec = np.asarray(x).reshape(-1)
+            if vec.size != self.width:
+                raise ShapeError(f"engine for {self.network.name!r}: a state must have "
+                                 f"{self.width} coordinates, got {vec.size}")
+            col = vec[perm].reshape(-1, 1)
+            if not self._inside(col, lo, hi, False):
+                raise ParameterError("state", "a coordinate outside the box",
+                                     "every coordinate inside the box the bounds are proved "
+                                     "over (canonical states: 0 or 1)")
+            state[...] = col
+            for call in program:
+                call()
+            return buf[out_slot, 0].astype(np.int64)
+
+        return step
+
+    def _check_loops(self) -> None:
+        if not self.loops:
+            raise ShapeError(f"network {self.network.name!r}: its outputs are not its inputs, "
+                             f"so it cannot be looped")
+
     def _batch(self, states: Any) -> np.ndarray:
         """States (an array, or a sequence of State or of vectors) as a (B, width) array."""
         if isinstance(states, np.ndarray):
@@ -601,9 +640,7 @@ class Engine:
         ``states``: a (B, width) array of state vectors, or a sequence of
         :class:`~constructions.machine.subleq.State` (for an engine built from a Computer).
         """
-        if not self.loops:
-            raise ShapeError(f"network {self.network.name!r}: its outputs are not its inputs, "
-                             f"so it cannot be looped")
+        self._check_loops()
         if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) \
                 or max_steps < 0:
             raise ParameterError("max_steps", max_steps, "a non-negative integer")
@@ -614,7 +651,10 @@ class Engine:
         halted = np.zeros(total, dtype=bool)
         for i in range(0, total, self.columns):
             j = min(total, i + self.columns)
-            self._run_chunk(x[i:j], max_steps, final[i:j], steps[i:j], halted[i:j])
+            if j - i == 1:
+                self._run_one(x[i:j], max_steps, final[i:j], steps[i:j], halted[i:j])
+            else:
+                self._run_chunk(x[i:j], max_steps, final[i:j], steps[i:j], halted[i:j])
         return BatchRun(final, steps, halted, self.computer)
 
     def _run_chunk(self, x: np.ndarray, max_steps: int, final: np.ndarray, steps: np.ndarray,
@@ -657,3 +697,49 @@ class Engine:
                 program, old, new, neq, changed = self._bind(buf)
         steps[ids[live]] = t
         final[ids] = buf[self.state_slot].T
+
+    def _run_one(self, x: np.ndarray, max_steps: int, final: np.ndarray, steps: np.ndarray,
+                 halted: np.ndarray) -> None:
+        """:meth:`run` on one machine, with the same results as :meth:`_run_chunk`.
+
+        A step is only the program and two copies: the new state is kept in a history of
+        :data:`BURST` steps, and the checks of a step (fixed point, box) are made for the whole
+        burst at once, each in the order the step-by-step loop makes them. Every state fed to
+        the network is still checked against the box before a result is given.
+        """
+        buf = self._load(x)
+        program, old, new, _, _ = self._bind(buf)
+        n_back = self.n_back
+        hist = np.empty((BURST + 1, n_back), dtype=self.dtype)
+        old1, new1 = old[:, 0], new[:, 0]
+        record = [partial(np.copyto, hist[i], new1) for i in range(BURST + 1)]
+        feed = partial(np.copyto, old1, new1)
+        lo, hi = self._lo[:n_back, 0], self._hi[:n_back, 0]
+        t = 0  # steps taken: hist[0] is the state after t steps (already checked)
+        while True:
+            k = min(BURST, max_steps - t + 1)  # computes the states after t+1 .. t+k steps
+            hist[0] = old1
+            for i in range(1, k + 1):
+                for call in program:
+                    call()
+                record[i]()
+                feed()
+            rows = hist[:k + 1]
+            same = np.flatnonzero((rows[1:] == rows[:-1]).all(axis=1))
+            fixed = int(same[0]) if same.size else None  # halted after t + fixed steps
+            fed = fixed if fixed is not None else k if t + k <= max_steps else k - 1
+            outside = np.flatnonzero(((rows[1:fed + 1] < lo) | (rows[1:fed + 1] > hi))
+                                     .any(axis=1))
+            if outside.size:
+                raise ParameterError("state", f"a coordinate outside the box after step "
+                                     f"{t + 1 + int(outside[0])}",
+                                     "a network that maps the box into itself")
+            if fixed is not None or t + k > max_steps:
+                last = fixed if fixed is not None else k - 1
+                vec = buf[:self.width, 0].astype(np.int64)
+                vec[:n_back] = rows[last]
+                final[0] = vec[self.state_slot]
+                steps[0] = t + last
+                halted[0] = fixed is not None
+                return
+            t += k

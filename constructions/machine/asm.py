@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,6 @@ from constructions.machine.subleq import (
     MachineSize,
     State,
     check_size_field,
-    filler,
     make_state,
 )
 from verify.errors import InputError, ParameterError
@@ -80,6 +80,23 @@ def _int(token: str) -> int:
     return sign * int(body[2:] if base != 10 else body, base)
 
 
+def halt_word(data: Sequence[int], ab: Sequence[tuple[int, int] | None]) -> int:
+    """The lowest address whose initial word is 0 and that no instruction ``(a, b)`` with
+    ``a != b`` writes: it stays 0 forever, so ``subleq z, z, self`` on it changes nothing.
+
+    ``data`` are the declared words (any word past them is 0), ``ab`` the data operands of the
+    instructions (None for a halt). The address may lie past ``data`` (and past the memory).
+    """
+    dirty = {b for pair in ab if pair is not None for a, b in [pair] if a != b}
+    for addr, value in enumerate(data):
+        if value == 0 and addr not in dirty:
+            return addr
+    zero = len(data)
+    while zero in dirty:
+        zero += 1
+    return zero
+
+
 def _pow2_at_least(n: int, top: int) -> int:
     return min(top, 1 << max(1, (n - 1).bit_length()))
 
@@ -90,7 +107,8 @@ class Program:
 
     ``data_labels`` maps names to data addresses, ``code_labels`` names to slots. ``source`` is
     the text it was assembled from (``None`` for a program built otherwise) and ``path`` where
-    that text came from, used in messages.
+    that text came from, used in messages. ``zero`` is the word that stays 0, which ``halt``
+    and every unused slot use (``subleq zero, zero, self``); None when neither occurs.
     """
 
     size: MachineSize
@@ -99,6 +117,7 @@ class Program:
     code_labels: dict[str, int]
     source: str | None = None
     path: str = "<string>"
+    zero: int | None = None
 
 
 @dataclass
@@ -138,6 +157,11 @@ class _Parser:
         self.labels: dict[str, tuple[str, int, int]] = {}  # name -> (kind, index, line)
         self.pending: dict[str, int] = {}  # labels waiting for their word/instruction -> line
         self.sizes: dict[str, tuple[int, int]] = {}  # name -> (value, line)
+        self.patterns: set[int] = set()  # data words written as unsigned hex or binary
+
+    def data_values(self) -> list[int]:
+        """The data words as written."""
+        return [v for _, v in self.data]
 
     def line(self, lineno: int, raw: str) -> None:
         body = raw
@@ -223,6 +247,8 @@ class _Parser:
                 raise _LineError(f"bad data value {_show(tok)}: need an integer")
         for tok in tokens:
             self.attach("data", len(self.data))
+            if tok.lstrip("+")[:2].lower() in ("0x", "0b"):  # unsigned hex or binary
+                self.patterns.add(len(self.data))
             self.data.append((lineno, _int(tok)))
 
     def code_line(self, lineno: int, body: str) -> None:
@@ -299,11 +325,11 @@ def _finish(p: _Parser, options: dict[str, int | None], text: str, path: str) ->
     """
     lay = _Layout(p, options)
     ab = lay.data_operands()
-    zero, halts = lay.halt_word(ab)
-    n_words = lay.words(ab, zero, halts)
-    n_bits, top = lay.bits()
     targets = lay.targets()
     n_slots = lay.slots(targets)
+    zero, halts = lay.halt_word(ab, n_slots > len(p.code))
+    n_words = lay.words(ab, zero, halts)
+    n_bits, top = lay.bits()
     lay.raise_first()
     size = MachineSize(n_words, n_bits, n_slots)
     code: list[tuple[int, int, int]] = []
@@ -312,10 +338,12 @@ def _finish(p: _Parser, options: dict[str, int | None], text: str, path: str) ->
             assert zero is not None
             pair = (zero, zero)
         code.append((*pair, (j + 1) % n_slots if c is None else c))
+    if zero is not None:  # unused slots: a halt that changes nothing
+        code += [(zero, zero, j) for j in range(len(code), n_slots)]
     state = make_state(size, [v % top for _, v in p.data], code, pc=0)
     data_labels = {n: i for n, (k, i, _) in p.labels.items() if k == "data"}
     code_labels = {n: i for n, (k, i, _) in p.labels.items() if k == "code"}
-    return Program(size, state, data_labels, code_labels, text, path)
+    return Program(size, state, data_labels, code_labels, text, path, zero)
 
 
 class _Layout:
@@ -331,10 +359,16 @@ class _Layout:
             raise _LocatedError(*min(self.problems))
 
     def pick(self, name: str) -> int | None:
-        """A size from the keyword arguments, else from the ``.size`` directive."""
-        if self.options[name] is not None:
-            return self.options[name]
-        return self.p.sizes[name][0] if name in self.p.sizes else None
+        """A size from the ``.size`` directive or the keyword arguments; both set and different
+        is a problem naming both."""
+        given = self.options[name]
+        if name not in self.p.sizes:
+            return given
+        value, line = self.p.sizes[name]
+        if given is not None and given != value:
+            self.problems.append((line, f".size {name}={value} conflicts with {name}={given} "
+                                  "from the options: change one, or leave the option out"))
+        return value
 
     def resolve(self, op: _Operand, want: str, slot: int) -> int:
         """An operand's value: a number, or a label (of the kind ``want``) plus its offset."""
@@ -370,20 +404,14 @@ class _Layout:
         self.raise_first()
         return ab
 
-    def halt_word(self, ab: list[tuple[int, int] | None]) -> tuple[int | None, list[int]]:
-        """The zero word for halt (never written except by ``subleq z, z``) and the lines of
-        the halts; None when the program has no halt."""
+    def halt_word(self, ab: list[tuple[int, int] | None],
+                  unused_slots: bool) -> tuple[int | None, list[int]]:
+        """The zero word for halt and unused slots (never written except by ``subleq z, z``)
+        and the lines of the halts; None when the program has neither."""
         halts = [ins.line for ins in self.p.code if ins.operands is None]
-        if not halts:
+        if not halts and not unused_slots:
             return None, halts
-        dirty = {b for pair in ab if pair is not None for a, b in [pair] if a != b}
-        for addr, (_, value) in enumerate(self.p.data):
-            if value == 0 and addr not in dirty:
-                return addr, halts
-        zero = len(self.p.data)
-        while zero in dirty:
-            zero += 1
-        return zero, halts
+        return halt_word(self.p.data_values(), ab), halts
 
     def words(self, ab: list[tuple[int, int] | None], zero: int | None,
               halts: list[int]) -> int:
@@ -404,6 +432,10 @@ class _Layout:
         if zero is not None and zero >= n_words:
             self.problems.append(
                 (halts[0], f"halt needs a word that stays 0 and none is free in words={n_words}")
+                if halts else
+                (p.code[-1].line, f"the unused slots {len(p.code)} to {self.n_slots - 1} "
+                 f"need a word that stays 0 for their halt and none is free in "
+                 f"words={n_words}: declare a zero word")
             )
         return n_words
 
@@ -411,12 +443,16 @@ class _Layout:
         """The word width and ``2^bits``, every data value checked against it."""
         n_bits = self.pick("bits") or DEFAULT_BITS
         lo, top = -(1 << (n_bits - 1)), 1 << n_bits
-        for line, value in self.p.data:
-            if not lo <= value < top:
+        for i, (line, value) in enumerate(self.p.data):
+            if i in self.p.patterns:
+                if value >= top:
+                    self.problems.append(
+                        (line, f"value {value:#x} out of range for bits={n_bits}: need a bit "
+                         f"pattern up to {top - 1:#x}"))
+            elif not lo <= value < -lo:
                 self.problems.append(
                     (line, f"value {value} out of range for bits={n_bits}: need {lo} to "
-                     f"{top - 1}")
-                )
+                     f"{-lo - 1} (or a bit pattern in hex or binary, up to {top - 1:#x})"))
         return n_bits, top
 
     def targets(self) -> list[int | None]:
@@ -450,6 +486,7 @@ class _Layout:
         for ins, c in zip(p.code, targets, strict=True):
             if c is not None and not 0 <= c < n_slots:
                 self.problems.append((ins.line, f"slot {c} out of range for slots={n_slots}"))
+        self.n_slots = n_slots
         return n_slots
 
 
@@ -504,13 +541,25 @@ def expected(text: str, path: str = "<string>") -> dict[str, int]:
     return {key: value for _, key, _, _, value in _expectations(text, path)}
 
 
-def check_expected(program: Program, state: State) -> list[str]:
-    """Compare a final state against the program's expect lines; return one line per mismatch.
+@dataclass(frozen=True)
+class Expectation:
+    """One ``; expect: ref = value`` line held against a final state: ``expected`` as written,
+    ``got`` the word as a signed value; ``holds`` when they are equal modulo ``2^N``."""
 
-    A value matches when it equals the word modulo ``2^N``. Each mismatch reads
-    ``ref: expected E, got G`` (both signed). An expect line naming an unknown label or an
-    address outside memory raises :class:`~verify.errors.InputError`. A program without source
-    text has no expectations.
+    ref: str
+    expected: int
+    got: int
+    holds: bool
+
+    def __str__(self) -> str:
+        return f"{self.ref}: expected {self.expected}, got {self.got}"
+
+
+def expectations(program: Program, state: State) -> list[Expectation]:
+    """Every expect line of the program held against a final state, in file order.
+
+    An expect line naming an unknown label or an address outside memory raises
+    :class:`~verify.errors.InputError`. A program without source text has no expectations.
     """
     if program.source is None:
         return []
@@ -527,9 +576,18 @@ def check_expected(program: Program, state: State) -> list[str]:
                 f"expect {key}: address {addr} out of range for words={size.words}",
             )
         got = state.memory[addr]
-        if got != value % (1 << size.bits):
-            out.append(f"{key}: expected {value}, got {signed(got, size.bits)}")
+        out.append(Expectation(key, value, signed(got, size.bits),
+                               got == value % (1 << size.bits)))
     return out
+
+
+def check_expected(program: Program, state: State) -> list[str]:
+    """Compare a final state against the program's expect lines; return one line per mismatch.
+
+    A value matches when it equals the word modulo ``2^N``. Each mismatch reads
+    ``ref: expected E, got G`` (both signed). Raises as :func:`expectations`.
+    """
+    return [str(e) for e in expectations(program, state) if not e.holds]
 
 
 def _check_label(name: str) -> None:
@@ -542,7 +600,8 @@ def disassemble(program: Program) -> str:
 
     The text starts with a ``.size`` directive, writes every instruction as ``subleq a, b, c``
     (a label where the address has one, else the integer; ``self`` for a jump to itself), omits
-    trailing zero words and trailing filler slots, and carries over the source's expect lines.
+    trailing zero words and the trailing slots that assembly fills anyway (the halt on the word
+    that stays 0, saying so in a comment), and carries over the source's expect lines.
     """
     size, state = program.size, program.state
     data_names: dict[int, list[str]] = {}
@@ -577,10 +636,16 @@ def disassemble(program: Program) -> str:
         return data_names[addr][0] if addr in data_names else str(addr)
 
     lines.append(".code")
-    last_code = max([0, *(j for j, ins in enumerate(state.code) if ins != filler(j)), *code_names])
+    zero = halt_word(state.memory, [ins[:2] for ins in state.code])
+    idle = [(zero, zero, j) for j in range(size.slots)]  # what assembly puts in unused slots
+    last_code = max([0, *(j for j, ins in enumerate(state.code) if ins != idle[j]),
+                     *code_names])
     for j in range(last_code + 1):
         a, b, c = state.code[j]
         target = code_names[c][0] if c in code_names else "self" if c == j else str(c)
         prefix = "".join(f"{n}: " for n in code_names.get(j, []))
         lines.append(f"{prefix}subleq {data_ref(a)}, {data_ref(b)}, {target}")
+    if last_code + 1 < size.slots:
+        lines.append(f"; slots {last_code + 1} to {size.slots - 1} are unused: the assembler "
+                     f"fills them with halt (subleq {data_ref(zero)}, {data_ref(zero)}, self)")
     return "\n".join(lines) + "\n"

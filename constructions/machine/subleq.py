@@ -104,10 +104,13 @@ class State:
 
 
 def filler(slot: int) -> Instruction:
-    """The instruction in an unused slot: ``(0, 0, slot)``, i.e. ``subleq 0, 0, self``.
+    """The instruction :func:`make_state` puts in an unused slot: ``(0, 0, slot)``, i.e.
+    ``subleq 0, 0, self``.
 
     It writes ``MEM[0] - MEM[0] = 0`` to ``MEM[0]`` and jumps to itself, so it is a fixed point
-    after at most one step.
+    after at most one step, having zeroed word 0. Assembled programs never run it: the assembler
+    fills unused slots with a halt on a word that stays 0 (:mod:`constructions.machine.asm`),
+    which changes nothing.
     """
     return (0, 0, slot)
 

@@ -30,7 +30,8 @@ DOC_NAME = "long_run.md"
 
 NOTES = """
 Notes: tracemalloc traces every allocation of the run (engine and interpreter), which slows
-both; without it the same engine runs this machine size at about 15,000 steps/s on one machine.
+both, so the rates above are lower than without it (`loopmlp bench run` measures the engines
+without tracing).
 The first slice's heap peak includes compiling the step (buffers and bound calls). The later
 peaks grow by under 1 KiB per checkpoint: the checkpoint records this run keeps. The RSS does
 not grow.

@@ -12,6 +12,7 @@ from typing import Any
 
 from verify.errors import ParameterError
 from verify.methods import Options, smt, smt_bv
+from verify.methods.solvers import MissingExtraError, require_extras
 from verify.obligation import Obligation
 from verify.result import Result
 
@@ -24,6 +25,7 @@ CONFIGS: dict[str, tuple[str, str]] = {  # name: (engine, solver)
     "cvc5-int": ("smt", "cvc5"),
     "z3-bv": ("smt_bv", "z3"),
     "cvc5-bv": ("smt_bv", "cvc5"),
+    "bitwuzla-bv": ("smt_bv", "bitwuzla"),  # bitwuzla has no integer theory
 }
 DEFAULT_BITS = (4, 5, 6, 7, 8, 10, 12, 16, 24, 32)
 DEFAULT_TIMEOUT = 60.0
@@ -42,6 +44,8 @@ class SolverRow:
     reason: str
 
     def line(self) -> str:
+        if self.verdict == "not tried" and not self.gadget:  # a configuration left out
+            return f"{self.config}: not tried ({self.reason})"
         if self.verdict == "not tried":
             return f"{self.gadget}[bits={self.bits}] {self.config}: not tried ({self.reason})"
         return (f"{self.gadget}[bits={self.bits}] {self.config}: {self.verdict.upper()} "
@@ -119,19 +123,36 @@ def parse_widths(text: str) -> list[int]:
     return widths
 
 
-def parse_configs(text: str) -> list[str]:
-    """The configurations of ``--solvers``: a comma-separated subset of :data:`CONFIGS`."""
+def parse_configs(text: str | None) -> tuple[list[str], list[SolverRow]]:
+    """The configurations of ``--solvers`` (a comma-separated subset of :data:`CONFIGS`) that
+    can run, and a "not tried" row for each left out.
+
+    Without ``--solvers``: every configuration whose solver is installed; each other one is
+    left out with the extra it needs. A configuration named in ``--solvers`` whose solver is
+    not installed is an error naming the extra (:class:`MissingExtraError`).
+    """
+    if text is None:
+        run, missing = [], []
+        for c in CONFIGS:
+            try:
+                require_extras((CONFIGS[c][1],))
+                run.append(c)
+            except MissingExtraError as e:
+                missing.append(SolverRow("", 0, c, "not tried", 0.0, str(e).split(";")[0]))
+        return run, missing
     got = [x.strip() for x in text.split(",") if x.strip()]
     if not got or any(c not in CONFIGS for c in got):
         raise ParameterError("--solvers", text, f"a comma-separated subset of {','.join(CONFIGS)}")
-    return got
+    require_extras([CONFIGS[c][1] for c in got])
+    return got, []
 
 
 def machine() -> dict[str, Any]:
-    """The machine, with the cvc5 version when it is installed."""
+    """The machine, with the cvc5 and bitwuzla versions where they are installed."""
     info = common.machine()
-    try:
-        info["cvc5"] = importlib.metadata.version("cvc5")
-    except Exception:  # noqa: BLE001 - the version is informative only
-        pass
+    for extra in ("cvc5", "bitwuzla"):
+        try:
+            info[extra] = importlib.metadata.version(extra)
+        except Exception:  # noqa: BLE001 - the version is informative only
+            pass
     return info

@@ -1,5 +1,5 @@
 """``loopmlp bench``: the benchmarks, one subcommand each (``proofs``, ``run``, ``solvers``,
-``long``), measured by :mod:`loopmlp.bench` and printed or written into docs/."""
+``long``, ``process``), measured by :mod:`loopmlp.bench` and printed or written into docs/."""
 
 from __future__ import annotations
 
@@ -13,10 +13,9 @@ from typing import IO, Any
 from rich.console import Console
 
 from constructions.computer import PROFILES
-from loopmlp.bench import long, proofs, run, solvers
+from loopmlp.bench import long, process, proofs, run, solvers
 from verify.errors import LoopmlpError, ParameterError
 from verify.files import write_file
-from verify.methods.solvers import require_cvc5
 
 from .args import add_timeout
 from .common import EXIT_OK, EXIT_REFUTED, command, version
@@ -34,6 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "solvers", help="time monolithic z3 and cvc5 proofs (integers, bit-vectors) by width"))
     _long(subs.add_parser(
         "long", help="a million-step run of the engine, checked against the interpreter"))
+    _process(subs.add_parser(
+        "process", help="loopmlp run as a whole process against a plain Python interpreter"))
 
 
 def _docs_options(p: argparse.ArgumentParser, what: str, default: Path) -> None:
@@ -43,8 +44,8 @@ def _docs_options(p: argparse.ArgumentParser, what: str, default: Path) -> None:
 
 # --------------------------------------------------------------------------- proofs
 def _proofs(p: argparse.ArgumentParser) -> None:
-    command(p, description="``loopmlp bench proofs``: how long each method takes to prove each "
-            "gadget, width by width.")
+    command(p, description="How long each method takes to prove each gadget, width by "
+            "width.")
     p.add_argument("--json", action="store_true", help="print the measurements as JSON")
     p.add_argument("--quick", action="store_true",
                    help=f"a reduced ladder (widths {', '.join(map(str, proofs.QUICK_LADDER))}; "
@@ -89,8 +90,7 @@ def cmd_bench_proofs(args: argparse.Namespace, out: IO[str], err: IO[str]) -> in
 
 # --------------------------------------------------------------------------- run
 def _run(p: argparse.ArgumentParser) -> None:
-    command(p, description="``loopmlp bench run``: how fast the looped computer runs programs, "
-            "engine by engine.")
+    command(p, description="How fast the looped computer runs programs, engine by engine.")
     p.add_argument("--json", action="store_true", help="print the measurements as JSON")
     p.add_argument("--quick", action="store_true",
                    help=f"only the first {run.QUICK} sizes of the ladder")
@@ -125,15 +125,16 @@ def cmd_bench_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 
 # --------------------------------------------------------------------------- solvers
 def _solvers(p: argparse.ArgumentParser) -> None:
-    command(p, description="``loopmlp bench solvers``: one monolithic SMT proof of a gadget, "
-            "solver by solver, by width.")
+    command(p, description="One monolithic SMT proof of a gadget, solver by solver, by "
+            "width.")
     p.add_argument("--gadget", default="subtract", metavar="NAME",
-                   help="gadget family (default subtract; see `loopmlp bench proofs`)")
+                   help="gadget family (default subtract; see 'loopmlp bench proofs')")
     widths = ",".join(map(str, solvers.DEFAULT_BITS))
     p.add_argument("--bits", default=widths, metavar="LIST",
                    help=f"comma-separated widths (default {widths})")
-    p.add_argument("--solvers", default=",".join(solvers.CONFIGS), metavar="LIST",
-                   help=f"configurations to run (default {','.join(solvers.CONFIGS)})")
+    p.add_argument("--solvers", metavar="LIST",
+                   help=f"configurations to run, of {','.join(solvers.CONFIGS)} (default: each "
+                   "whose solver is installed)")
     add_timeout(p, default=solvers.DEFAULT_TIMEOUT,
                 help=f"seconds per run (default {solvers.DEFAULT_TIMEOUT:g})")
     p.add_argument("--json", action="store_true", help="print the measurements as JSON")
@@ -142,11 +143,13 @@ def _solvers(p: argparse.ArgumentParser) -> None:
 
 def cmd_bench_solvers(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     """Measure, print one line per run (or JSON), then the table."""
-    widths, configs = solvers.parse_widths(args.bits), solvers.parse_configs(args.solvers)
+    widths, (configs, left_out) = solvers.parse_widths(args.bits), solvers.parse_configs(
+        args.solvers)
     if args.gadget not in solvers.FAMILIES:
         raise ParameterError("--gadget", args.gadget, f"one of {', '.join(solvers.FAMILIES)}")
-    if any(solvers.CONFIGS[c][1] == "cvc5" for c in configs):
-        require_cvc5()
+    if not args.json:
+        for row in left_out:
+            print(row.line(), file=out)
     t0 = time.perf_counter()
     with progress(not args.json, err) as bar:
         task = bar.add_task("", total=None) if bar is not None else None
@@ -164,7 +167,8 @@ def cmd_bench_solvers(args: argparse.Namespace, out: IO[str], err: IO[str]) -> i
         doc = {"tool": "loopmlp", "version": version(), "command": "bench solvers",
                "gadget": args.gadget, "timeout": args.timeout, "machine": solvers.machine(),
                "seconds": round(seconds, 3),
-               "rows": [{**asdict(r), "seconds": round(r.seconds, 6)} for r in rows]}
+               "rows": [{**asdict(r), "seconds": round(r.seconds, 6)} for r in rows],
+               "left_out": [{"config": r.config, "reason": r.reason} for r in left_out]}
         out.write(json.dumps(doc, indent=2) + "\n")
     else:
         print("", file=out)
@@ -176,13 +180,15 @@ def cmd_bench_solvers(args: argparse.Namespace, out: IO[str], err: IO[str]) -> i
 
 # --------------------------------------------------------------------------- long
 def _long(p: argparse.ArgumentParser) -> None:
-    command(p, description="``loopmlp bench long``: an endurance run of the engine against the "
-            "interpreter.")
-    p.add_argument("--program", default=str(long.PROGRAM), metavar="FILE.sq")
-    p.add_argument("--profile", choices=PROFILES, default="compact")
+    command(p, description="An endurance run of the engine against the interpreter.")
+    p.add_argument("--program", default=str(long.PROGRAM), metavar="FILE.sq",
+                   help="the SUBLEQ program to run (default: the bundled long program)")
+    p.add_argument("--profile", choices=PROFILES, default="compact",
+                   help="network profile that runs it (default compact)")
     p.add_argument("--checkpoint", type=int, default=100_000, metavar="S",
                    help="steps between full-state comparisons (default 100000)")
-    p.add_argument("--max-steps", type=int, default=2_000_000, metavar="S")
+    p.add_argument("--max-steps", type=int, default=2_000_000, metavar="S",
+                   help="steps to run at most (default 2000000)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     _docs_options(p, f"write docs/{long.DOC_NAME}", long.DOCS)
     p.set_defaults(func=cmd_bench_long)
@@ -198,3 +204,34 @@ def cmd_bench_long(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     if args.write_docs:
         write_file(Path(args.docs_dir) / long.DOC_NAME, long.render(doc))
     return EXIT_OK if doc["agrees"] and not doc["expectations"] else EXIT_REFUTED
+
+
+# --------------------------------------------------------------------------- process
+def _process(p: argparse.ArgumentParser) -> None:
+    command(p, description="The wall time of 'loopmlp run' as a whole process against a plain "
+            "Python SUBLEQ interpreter's, on one long program.")
+    p.add_argument("--program", default=str(process.PROGRAM), metavar="FILE.sq",
+                   help="the SUBLEQ program (default: the bundled 150,884-step program)")
+    p.add_argument("--profile", choices=PROFILES, default="compact",
+                   help="network profile that runs it (default compact)")
+    p.add_argument("--repeat", type=int, default=3, metavar="R",
+                   help="runs of each, the best wall time counts (default 3)")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.set_defaults(func=cmd_bench_process)
+
+
+def cmd_bench_process(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    """Measure and print; exit 1 when the two final states differ."""
+    with progress(not args.json, err) as bar:
+        task = bar.add_task("bench process", total=None) if bar is not None else None
+
+        def tick(what: str) -> None:
+            if bar is not None:
+                bar.update(task, description=what)
+
+        bench = process.measure(args.program, args.profile, args.repeat, tick)
+    if args.json:
+        print(json.dumps(bench.to_json(), indent=2), file=out)
+    else:
+        print(process.render(bench), end="", file=out)
+    return EXIT_OK if bench.agrees else EXIT_REFUTED

@@ -146,7 +146,7 @@ def run_check(ob: Obligation, method: str, timeout: float) -> Result:
                                               samples=2000))
         if search.verdict is Verdict.REFUTED:
             return search
-        first = smt_bv(ob, Options("smt", max(timeout - (time.perf_counter() - t0), 0.02) / 2))
+        first = _smt_bv(ob, max(timeout - (time.perf_counter() - t0), 0.02) / 2)
         if first.verdict is not Verdict.UNKNOWN:
             return first
         left = round(max(timeout - (time.perf_counter() - t0), 0.01), 2)
@@ -156,8 +156,17 @@ def run_check(ob: Obligation, method: str, timeout: float) -> Result:
         return dataclasses.replace(second, seconds=time.perf_counter() - t0,
                                    reason=f"{first.reason}; {second.reason}")
     if method == "smt-bv":
-        return smt_bv(ob, Options("smt", timeout))
+        return _smt_bv(ob, timeout)
     return check_obligation(ob, Options(method, timeout))
+
+
+def _smt_bv(ob: Obligation, timeout: float) -> Result:
+    """:func:`smt_bv`, its result named ``smt-bv`` when it was decided over bit-vectors (it
+    falls back to integers, and stays ``smt``, when no width bounds every term)."""
+    r = smt_bv(ob, Options("smt", timeout))
+    if "bv_width" in r.details:
+        return dataclasses.replace(r, method="smt-bv")
+    return r
 
 
 def cmd_check(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:

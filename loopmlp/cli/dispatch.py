@@ -34,8 +34,7 @@ class Command:
     """A command: its name, its line in ``loopmlp --help``, and the module that defines it.
 
     The module has ``add_arguments(parser)``, which configures the command's parser and sets
-    its handler as ``func``: ``(args, out, err) -> exit code``. A module that predates this
-    table has ``add_commands(subparsers)`` instead and adds its parser itself.
+    its handler as ``func``: ``(args, out, err) -> exit code``.
     """
 
     name: str
@@ -59,8 +58,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("precision", "precision certificates: largest values, and the float formats that "
             "run the network exactly", "loopmlp.cli.precision"),
     Command("giannou", "Giannou et al.'s looped Transformer: run, certify, import, export, "
-            "frontier", "proofs.giannou_cli"),
-    Command("lang", "fast weight programmers on formal languages", "proofs.lang_cli"),
+            "frontier", "loopmlp.cli.giannou"),
+    Command("lang", "fast weight programmers on formal languages", "loopmlp.cli.lang"),
 )
 """Every command, in the order ``loopmlp --help`` lists them."""
 
@@ -78,11 +77,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         if c.name != command:
             sub.add_parser(c.name, help=c.help)
             continue
-        module = importlib.import_module(c.module)
-        if hasattr(module, "add_arguments"):
-            module.add_arguments(sub.add_parser(c.name, help=c.help))
-        else:
-            module.add_commands(sub)
+        importlib.import_module(c.module).add_arguments(sub.add_parser(c.name, help=c.help))
     return p
 
 

@@ -20,7 +20,6 @@ from constructions.computer.placement import depth
 from constructions.gadgets import Gadget
 from constructions.gadgets.families import FAMILIES, make, shape
 from constructions.machine.subleq import MachineSize
-from proofs.giannou_cli import export_network
 from verify.errors import ParameterError
 from verify.files import OutputDir
 from verify.interchange import onnx_io, vnnlib_io
@@ -29,6 +28,7 @@ from verify.obligation import Obligation
 
 from .args import add_timeout, integer
 from .common import EXIT_OK, command
+from .transformer import export_network
 
 MANIFEST = "loopmlp-export.json"
 VNNLIB_DIR = OutputDir(

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import IO
 
 from constructions.machine import giannou
-from proofs.giannou_cli import import_network
 from verify.errors import LoopmlpError
 from verify.files import write_file
 
 from .common import EXIT_OK, command
+from .transformer import import_network
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

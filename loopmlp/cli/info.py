@@ -15,9 +15,11 @@ from .common import EXIT_OK
 
 def add_arguments(i: argparse.ArgumentParser) -> None:
     """``info``: profile, sizes, JSON."""
-    i.add_argument("--profile", choices=PROFILES, default="paper")
+    i.add_argument("--profile", choices=PROFILES, default="paper",
+                   help="network profile to describe (default paper)")
     add_sizes(i)
-    i.add_argument("--json", action="store_true")
+    i.add_argument("--json", action="store_true",
+                   help="print the layers, widths and weight counts as JSON")
     i.set_defaults(func=cmd_info)
 
 

@@ -12,7 +12,9 @@ from .common import EXIT_OK
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """``list [--only PATTERN]``."""
-    p.add_argument("--only", action="append", metavar="PATTERN")
+    p.add_argument("--only", action="append", metavar="PATTERN",
+                   help="glob over obligation names (repeatable), e.g. 'gadget/*'; slow "
+                   "obligations are listed too, marked (slow)")
     p.set_defaults(func=cmd_list)
 
 

@@ -22,22 +22,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     command(p)
     p.add_argument("--profile", choices=PROFILES, action="append",
                    help="a profile (repeatable; default: all)")
-    p.add_argument("--words", type=integer, default=16, metavar="M")
-    p.add_argument("--bits", type=integer, default=16, metavar="N")
+    p.add_argument("--words", type=integer, default=16, metavar="M",
+                   help="data words of the machine (default 16)")
+    p.add_argument("--bits", type=integer, default=16, metavar="N",
+                   help="bits per word (default 16)")
     p.add_argument("--slots", "--program-words", dest="slots", type=integer, default=64,
-                   metavar="K")
+                   metavar="K", help="instruction slots (default 64)")
     p.add_argument("--confirm-all", action="store_true",
-                   help="check the largest N of every format by the analysis (default: float32; "
-                   "the others from the closed forms)")
+                   help="check that N + 1 is not certified for every format's largest N "
+                   "(default: float32 only; every largest N is itself certified at M, K)")
     p.add_argument("--json", action="store_true", help="print the table as JSON")
     p.set_defaults(func=cmd_precision)
 
 
 def table(profiles: list[str], size: MachineSize,
           confirmed: tuple[str, ...] = ("float32",)) -> list[dict[str, Any]]:
-    """One row per profile: the certificate at ``size`` and the largest certified N per format
-    (checked by the analysis at N and N + 1 for the ``confirmed`` formats, from the closed forms
-    for the others)."""
+    """One row per profile: the certificate at ``size`` and the largest N per format that the
+    analysis certifies at ``size``'s M and K (also checked to be the largest, at N + 1, for the
+    ``confirmed`` formats)."""
     rows = []
     for prof in profiles:
         cert = certificate(build(prof, size))
@@ -75,8 +77,8 @@ def cmd_precision(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     print(f"precision certificates over every canonical state, M={size.words} N={size.bits} "
           f"K={size.slots}", file=out)
     print("exact: yes/no at this size in any summation order (natural order in brackets); "
-          "N<=: largest N certified at this M, K (float32 checked by the analysis at N and "
-          "N+1; the others from the closed forms unless --confirm-all)", file=out)
+          "N<=: largest N certified at this M, K by the analysis (float32 also checked at "
+          "N+1; the others too with --confirm-all)", file=out)
     head = f"{'profile':<14}{'max|pre|':>14}{'max|partial|':>14}{'sum|w x|+|b|':>16}"
     for fmt in FORMATS:
         head += f"  {fmt + ' (p=' + str(FORMATS[fmt][0]) + ')':<22}"

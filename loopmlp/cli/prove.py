@@ -16,6 +16,7 @@ from proofs.registry import Entry
 from verify.files import check_replaceable
 from verify.methods import METHODS, Options
 from verify.methods import executor as executors
+from verify.methods.solvers import SOLVERS
 from verify.result import Result, Verdict, combine, summary
 
 from .args import add_timeout
@@ -37,11 +38,15 @@ def add_arguments(pr: argparse.ArgumentParser) -> None:
                     help="write results as JUnit XML ('-' for stdout)")
     pr.add_argument("--all", action="store_true", help="include the slow obligations")
     pr.add_argument("--quiet", action="store_true", help="print only what is not proved")
-    pr.add_argument("--solver", choices=("z3", "cvc5"), default="z3",
-                    help="SMT solver for every solver query (cvc5 needs the cvc5 extra)")
+    pr.add_argument("--solver", choices=SOLVERS, default=None,
+                    help="SMT solver for every solver query (default z3; cvc5 and bitwuzla need "
+                    "their extras; bitwuzla decides bit-vector queries only)")
     pr.add_argument("--cross-check", action="store_true",
-                    help="decide every solver query with both z3 and cvc5: proved only when "
-                    "both prove it, exit 2 when they contradict each other")
+                    help="decide every solver query with two solvers: z3 and the best second "
+                    "solver for the query's logic (bitwuzla for bit-vectors, cvc5 for integers); "
+                    "proved only when both prove it, exit 2 when they contradict each other")
+    pr.add_argument("--cross-check-with", type=solver_pair, metavar="A,B",
+                    help="cross-check with these two solvers instead, e.g. z3,cvc5")
     pr.add_argument("--executor", choices=executors.KINDS, default="local",
                     help="where the blocks of exhaustive checks run: threads here (default), "
                     "worker processes, or a dask cluster (needs the dask extra)")
@@ -65,19 +70,21 @@ def cmd_prove(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     if junit and junit != "-":
         check_replaceable(junit, JUNIT_MARKER, "JUnit file")
     entries = selected(args)
-    # A document on standard output keeps it to itself: the lines go to stderr.
+    options(args)  # a bad combination of options fails before anything is written
+    # A document on standard output keeps it to itself: the lines go to stderr, and no progress
+    # display is drawn over them.
     doc_to_stdout = args.json == "-" or junit == "-"
     lines = err if doc_to_stdout else out
-    results, seconds = prove_entries(entries, args, lines, err, quiet=args.quiet or doc_to_stdout,
-                                     echo=not doc_to_stdout or not args.quiet)
-    if not args.quiet:
-        print(summary_line(results, seconds), file=lines)
-        if args.cross_check:
-            print(solver_summary(results), file=lines)
+    results, seconds = prove_entries(entries, args, lines, err, quiet=args.quiet,
+                                     show_progress=not (args.quiet or doc_to_stdout))
     if args.json:
         write_document(args.json, results_text(results, seconds), out)
     if junit:
         write_document(junit, junit_xml(results), out)
+    # After the documents (a failed write is then the one line), and under --quiet too.
+    print(summary_line(results, seconds), file=lines)
+    if args.cross_check or args.cross_check_with:
+        print(solver_summary(results), file=lines)
     return verdict_exit(combine(results))
 
 
@@ -90,26 +97,33 @@ def selected(args: argparse.Namespace) -> list[Entry]:
 
 
 def summary_line(results: list[Result], seconds: float) -> str:
-    """``N obligations: P proved, R refuted, U unknown in Ts``."""
+    """``N obligations: P proved, R refuted, U unknown in Ts`` (``1 obligation: ...``)."""
     s = summary(results)
-    return (f"{len(results)} obligations: {s['proved']} proved, {s['refuted']} refuted, "
+    noun = "obligation" if len(results) == 1 else "obligations"
+    return (f"{len(results)} {noun}: {s['proved']} proved, {s['refuted']} refuted, "
             f"{s['unknown']} unknown in {seconds:.1f}s")
 
 
 def prove_entries(entries: list[Entry], args: argparse.Namespace, lines: IO[str], err: IO[str],
-                  *, quiet: bool, echo: bool = True) -> tuple[list[Result], float]:
+                  *, quiet: bool, echo: bool = True, show_progress: bool | None = None
+                  ) -> tuple[list[Result], float]:
     """The prove loop: every entry checked with the options of ``args`` (``--method``,
     ``--timeout``, ``--solver``, ``--cross-check``, ``--executor`` where the command has them),
-    a progress bar on ``err`` unless ``quiet``, and each result's line on ``lines`` (with
-    ``quiet``, only what is not proved; nothing without ``echo``). Returns the results and the
-    seconds taken."""
+    and each result's line on ``lines`` (with ``quiet``, only what is not proved; nothing
+    without ``echo``). Returns the results and the seconds taken.
+
+    A progress display on ``err`` when ``show_progress`` (default: not ``quiet``) and ``err``
+    is a terminal: the obligations done of all, the time elapsed and an estimate of the time
+    left, and below it the current obligation with its own progress where its method reports
+    one (blocks of an enumeration, cases of a case split, groups of a factorisation)."""
     results: list[Result] = []
     t0 = time.perf_counter()
-    with _executor(args) as ex, progress(not quiet, err) as bar:
-        task = bar.add_task("proving", total=len(entries)) if bar else None
+    shown = not quiet if show_progress is None else show_progress
+    with _executor(args) as ex, progress(shown, err) as bar:
+        task = bar.add_task("obligations", total=len(entries)) if bar else None
         remote = _distributed(args, ex, [e.name for e in entries])
         for entry in entries:
-            sub = bar.add_task(entry.name, total=None) if bar is not None else None
+            sub = bar.add_task(f"  {entry.name}", total=None) if bar is not None else None
 
             def tick(done: int, total: int, sub: Any = sub) -> None:
                 if bar is not None:
@@ -131,9 +145,39 @@ def options(args: argparse.Namespace, tick: Any = None) -> Options:
     not given: auto, 60 s)."""
     method = getattr(args, "method", None) or "auto"
     timeout = getattr(args, "timeout", None)
-    return Options(method, 60.0 if timeout is None else timeout, progress=tick,
-                   solver=getattr(args, "solver", "z3"),
-                   cross_check=getattr(args, "cross_check", False))
+    solver, pair = solver_choice(args)
+    return Options(method, 60.0 if timeout is None else timeout, progress=tick, solver=solver,
+                   cross_check=getattr(args, "cross_check", False), cross_check_with=pair)
+
+
+def solver_pair(text: str) -> tuple[str, str]:
+    """``--cross-check-with A,B``: two different solvers, comma-separated."""
+    pair = tuple(x.strip() for x in text.split(","))
+    if len(pair) != 2 or pair[0] == pair[1] or not set(pair) <= set(SOLVERS):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: need two different solvers of {', '.join(SOLVERS)}, e.g. z3,cvc5")
+    return pair[0], pair[1]
+
+
+def solver_choice(args: argparse.Namespace) -> tuple[str, tuple[str, ...]]:
+    """``--solver`` (z3 when not given) and ``--cross-check-with``, refusing the combinations
+    that cannot mean what they say: a solver besides ``--method cvc5`` or besides
+    ``--cross-check-with``, and bitwuzla (no integer theory) for the smt method, whose every
+    query is over the integers."""
+    method = getattr(args, "method", None) or "auto"
+    solver = getattr(args, "solver", None)
+    pair: tuple[str, ...] = getattr(args, "cross_check_with", None) or ()
+    if pair and solver is not None:
+        raise UsageError(f"--solver {solver} with --cross-check-with {','.join(pair)}: name the "
+                         "solvers in --cross-check-with only")
+    if method == "cvc5" and (solver not in (None, "cvc5") or pair[:1] not in ((), ("cvc5",))):
+        given = f"--solver {solver}" if solver else f"--cross-check-with {','.join(pair)}"
+        raise UsageError(f"--method cvc5 with {given}: method cvc5 is smt decided by cvc5; "
+                         "use --method smt with the solver you want")
+    if method in ("smt", "cvc5") and "bitwuzla" in (solver, *pair):
+        raise UsageError("--method smt with bitwuzla: the smt method asks over the integers "
+                         "and bitwuzla has no integer theory (use --method factorised or auto)")
+    return solver or "z3", pair
 
 
 @contextmanager
@@ -163,8 +207,8 @@ def _distributed(args: argparse.Namespace, ex: Any, names: list[str]) -> Iterato
 def solver_summary(results: list[Result]) -> str:
     """One line: per solver, the SMT queries the results asked and how they were answered.
 
-    Under ``--cross-check`` every query went to both solvers and none disagreed (a disagreement
-    stops the run with exit code 2 before this line)."""
+    Under ``--cross-check`` (or ``--cross-check-with``) every query went to both solvers and
+    none disagreed (a disagreement stops the run with exit code 2 before this line)."""
     total: dict[str, dict[str, float]] = {}
     for r in results:
         for name, t in r.details.get("solvers", {}).items():

@@ -38,7 +38,7 @@ from .prove import prove_entries, selected, summary_line
 def add_arguments(rp: argparse.ArgumentParser) -> None:
     """``report``: where, what (the selection of ``prove`` or ``--from FILE``), and the
     content around the results."""
-    command(rp, description="Run the obligations (as `prove` does) or read a results file, and "
+    command(rp, description="Run the obligations (as 'prove' does) or read a results file, and "
             "write index.html (self-contained), report.md, results.json, junit.xml and the "
             "pictures into a directory. A file is overwritten or removed only while its SHA-256 "
             f"is the one DIR/{MANIFEST} records (a file the report wrote). The exit code is that "
@@ -50,7 +50,7 @@ def add_arguments(rp: argparse.ArgumentParser) -> None:
     rp.add_argument("--all", action="store_true", default=None,
                     help="include the slow obligations")
     rp.add_argument("--from", dest="from_file", metavar="FILE",
-                    help="read the results of `loopmlp prove --json FILE` instead of running")
+                    help="read the results of 'loopmlp prove --json FILE' instead of running")
     rp.add_argument("--method", choices=METHODS, default=None,
                     help="checking method (default auto)")
     add_timeout(rp, default=None, help="seconds per obligation for the solver (default 60)")

@@ -8,29 +8,42 @@ import json
 from typing import IO
 
 from constructions.computer import PROFILES, build
-from constructions.computer.runner import run_network
+from constructions.computer.runner import ENGINES, run_network
 from constructions.machine import asm
 from constructions.machine.subleq import MachineSize, State, signed_memory
-from proofs.giannou_cli import add_run_options
-from proofs.giannou_cli import run_network as run_giannou
 from verify.errors import InputError, ParameterError
 
 from .args import add_sizes, check_fits, check_steps, check_trace, integer
-from .common import EXIT_OK, EXIT_REFUTED, command
+from .common import EXIT_OK, EXIT_REFUTED, EXIT_UNKNOWN, command
+from .transformer import add_run_options
+from .transformer import run_network as run_giannou
+
+RUN_EXIT_CODES = """exit codes:
+  0  the program halted (its expect lines hold; with --check the network agrees)
+  1  the network disagrees with the interpreter (--check), or an expect line fails
+  2  usage error, malformed input, or internal error
+  3  the program did not halt within --max-steps
+  130  interrupted (Ctrl-C)"""
+"""The exit codes of ``loopmlp run``, as the epilog of its ``--help``."""
 
 
 def add_arguments(r: argparse.ArgumentParser) -> None:
     """``run FILE.sq``: profile, sizes, step limit, trace, check, JSON; or a looped Transformer
     with ``--giannou-network``."""
-    command(r)
+    command(r, epilog=RUN_EXIT_CODES)
     r.add_argument("file", metavar="FILE.sq", nargs="?",
                    help="the program (optional with --giannou-network when the file holds X0)")
-    r.add_argument("--profile", choices=PROFILES, default="paper")
+    r.add_argument("--profile", choices=PROFILES, default="paper",
+                   help="network profile that runs the program (default paper)")
     add_sizes(r)
-    r.add_argument("--max-steps", type=integer, default=100_000, metavar="S")
+    r.add_argument("--max-steps", type=integer, default=100_000, metavar="S",
+                   help="stop after S steps if the program has not halted (default 100000)")
     r.add_argument("--trace", action="store_true", help="print the state after every step")
     r.add_argument("--check", action="store_true",
                    help="run the reference interpreter alongside and compare every step")
+    r.add_argument("--engine", choices=ENGINES, default="engine",
+                   help="how the network is stepped: the compiled engine, or the reference "
+                   "evaluation Network.forward for cross-checks (same states; default engine)")
     r.add_argument("--json", action="store_true", help="print the result as JSON")
     r.add_argument("--giannou-network", metavar="FILE.npz",
                    help="run a looped Transformer saved from Giannou et al.'s code instead "
@@ -40,7 +53,8 @@ def add_arguments(r: argparse.ArgumentParser) -> None:
 
 
 def cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
-    """Assemble, build, loop; exit 1 when --check finds a disagreement."""
+    """Assemble, build, loop; exit 1 when --check finds a disagreement or an expect line fails,
+    3 when the program did not halt within --max-steps."""
     if args.giannou_network is not None:
         args.program = args.file
         return run_giannou(args, out, args.giannou_network)
@@ -55,12 +69,16 @@ def cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             check_trace(args.max_steps, program.size)
     except ParameterError as e:  # the size may come from the file: name it
         raise InputError(args.file, None, str(e)) from None
+    expectations = asm.expectations(program, program.state)  # a bad expect line: exit 2 now
     computer = build(args.profile, program.size)
     result = run_network(computer, program.state, args.max_steps, trace=args.trace,
-                         check=args.check)
+                         check=args.check, engine=args.engine)
     size = program.size
     words = list(signed_memory(result.state, size))
     memory = _named(program, result.state, size)
+    if result.halted:
+        expectations = asm.expectations(program, result.state)
+    holds = all(e.holds for e in expectations) if result.halted and expectations else None
     if args.json:
         doc = {
             "halted": result.halted,
@@ -69,7 +87,12 @@ def cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             "memory": memory,
             "words": words,
             "agrees_with_interpreter": result.agrees_with_interpreter,
+            "expectations_hold": holds,
+            "expectations": [{"ref": e.ref, "expected": e.expected, "got": e.got,
+                              "holds": e.holds} for e in expectations]
+            if holds is not None else [],
             "profile": args.profile,
+            "engine": args.engine,
             "layers": computer.network.depth,
             "size": {"words": size.words, "bits": size.bits, "slots": size.slots},
             "reason": result.reason,
@@ -83,14 +106,30 @@ def cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             for n, s in enumerate(result.trace):
                 print(f"step {n}: pc={s.pc} " + " ".join(
                     f"{k}={v}" for k, v in _named(program, s, size).items()), file=out)
-        print(f"{args.file}: {result.reason} after {result.steps} steps on the {args.profile} "
+        what = ("did not halt within" if result.reason == "step limit" else
+                f"{result.reason} after")
+        print(f"{args.file}: {what} {_steps(result.steps)} on the {args.profile} "
               f"profile ({computer.network.depth} layers), pc={result.state.pc}", file=out)
         for k, v in memory.items():
             print(f"  {k} = {v}", file=out)
+        if holds is not None:
+            failed = [e for e in expectations if not e.holds]
+            print(f"  expectations: {len(expectations) - len(failed)} of {len(expectations)} "
+                  "hold", file=out)
+            for e in failed:
+                print(f"  expectation fails: {e}", file=out)
+        elif expectations:
+            print("  expectations: not checked (the program did not halt)", file=out)
         if result.agrees_with_interpreter is not None:
             verdict = "agrees" if result.agrees_with_interpreter else "DISAGREES"
             print(f"  interpreter: {verdict}", file=out)
-    return EXIT_REFUTED if result.agrees_with_interpreter is False else EXIT_OK
+    if result.agrees_with_interpreter is False or holds is False:
+        return EXIT_REFUTED
+    return EXIT_OK if result.halted else EXIT_UNKNOWN
+
+
+def _steps(n: int) -> str:
+    return f"{n} step" if n == 1 else f"{n} steps"
 
 
 def _named(program: asm.Program, state: State, size: MachineSize) -> dict[str, int]:

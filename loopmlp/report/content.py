@@ -156,10 +156,10 @@ def add_pictures(rep: Report) -> None:
     try:
         import matplotlib
     except ImportError:
-        rep.notes.append("matplotlib is not installed, so this report has no pictures; install "
-                         "the optional extra `pip install 'loopmlp[plot]'` to get them.")
+        rep.notes.append("matplotlib is not installed, so this report has no pictures; it is "
+                         "a dependency of loopmlp: `pip install matplotlib` to get them.")
         return
-    from . import plots  # matplotlib, the optional extra ``plot``
+    from . import plots  # needs matplotlib, a dependency that may still be missing
 
     rep.versions["matplotlib"] = matplotlib.__version__
     for pic in plots.pictures(rep):

@@ -51,8 +51,8 @@ def junit_xml(results: Sequence[Result], seconds: float | None = None,
         if r.verdict is Verdict.REFUTED:
             message = finding(r)
             text = r.line()
-            if r.counterexample is not None:
-                command = replay_command(r.obligation, r.counterexample)
+            command = replay_command(r)
+            if r.counterexample is not None and command is not None:
                 message = f"{message} -- reproduce: {command}"
                 text += "\n\nreproduce:\n  " + command + "\n\ncounterexample:\n" + json.dumps(
                     r.counterexample.to_json(), indent=2)

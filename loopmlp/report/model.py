@@ -8,9 +8,10 @@ import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from verify import names
-from verify.result import Counterexample, Result, Verdict, summary
+from verify.result import Result, Verdict, summary
 
 TIMES_PNG, LAYERS_PNG, TRACE_PNG = "proof-times.png", "layers.png", "trace.png"
 PICTURE_NAMES = (TIMES_PNG, LAYERS_PNG, TRACE_PNG)  # every picture a report may have
@@ -40,10 +41,28 @@ def _quote(arg: str) -> str:
     return f"'{arg}'" if "'" not in arg else shlex.quote(arg)
 
 
-def replay_command(name: str, cex: Counterexample) -> str:
-    """The command that reproduces a counterexample: ``loopmlp replay 'NAME' --at 'DA=3,DB=5'``."""
-    at = ",".join(f"{k}={v}" for k, v in cex.compact_inputs().items())
-    return f"loopmlp replay {_quote(name)} --at {_quote(at)}"
+MODEL_NAME = re.compile(r"^(?P<model>.+):(?P<spec>gadget/[^:]*)$")
+"""The name ``loopmlp check`` gives a model's result: ``MODEL.onnx:gadget/subtract[bits=4]``."""
+MODEL_PATH = "model_path"
+"""The key in a result's ``details`` holding the path of the model a check read."""
+
+
+def replay_command(r: Result) -> str | None:
+    """The command that reproduces a result's counterexample (None without one).
+
+    ``loopmlp replay 'NAME' --at 'DA=3,DB=5'`` for a registered obligation; for a model checked
+    by ``loopmlp check`` (named ``MODEL.onnx:gadget/...``), ``loopmlp replay 'PATH' --spec
+    'gadget/...' --at ...`` with the model's path as the check was given it.
+    """
+    if r.counterexample is None:
+        return None
+    at = ",".join(f"{k}={v}" for k, v in r.counterexample.compact_inputs().items())
+    m = MODEL_NAME.match(r.obligation)
+    if m is None:
+        return f"loopmlp replay {_quote(r.obligation)} --at {_quote(at)}"
+    path = r.details.get(MODEL_PATH)
+    model = path if isinstance(path, str) and path else m["model"]
+    return f"loopmlp replay {_quote(model)} --spec {_quote(m['spec'])} --at {_quote(at)}"
 
 
 def short_name(name: str) -> str:
@@ -139,21 +158,34 @@ class Report:
         return summary(self.results)
 
 
-def bits_series(results: Sequence[Result]) -> dict[str, list[tuple[int, Result]]]:
-    """Results with a ``bits=N`` size, grouped by family (other sizes kept) and method.
+Series = dict[str, list[tuple[int, Result]]]
+"""Points (bits, result) of one line, by line label."""
 
-    ``gadget/read[words=4,bits=8]`` checked by ``factorised`` joins the series
-    ``gadget/read[words=4] (factorised)`` at bits 8.
+
+def bits_panels(results: Sequence[Result]) -> dict[str, Series]:
+    """Results with one ``bits=N`` size, grouped as the proof-time picture draws them: one panel
+    per obligation family (the name without its sizes), one line per other sizes and method.
+
+    ``gadget/read[words=4,bits=8]`` checked by ``factorised`` is the point at bits 8 of the line
+    ``words=4, factorised`` in the panel ``gadget/read``. Panels, lines and points are sorted.
     """
-    out: dict[str, list[tuple[int, Result]]] = {}
+    out: dict[str, Series] = {}
     for r in results:
         parsed = names.parse(r.obligation)
         bits = [v for k, v in parsed.sizes if k == "bits" and re.fullmatch(r"\d+", v)]
         if len(bits) != 1:
             continue
-        rest = {k: v for k, v in parsed.sizes if k != "bits"}
-        key = names.name(parsed.head, rest, parsed.tail)
-        out.setdefault(f"{key} ({r.method})", []).append((int(bits[0]), r))
-    for v in out.values():
-        v.sort(key=lambda p: p[0])
-    return out
+        rest = ", ".join(f"{k}={v}" for k, v in parsed.sizes if k != "bits")
+        label = f"{rest}, {r.method}" if rest else r.method
+        panel = out.setdefault(parsed.head + parsed.tail, {})
+        panel.setdefault(label, []).append((int(bits[0]), r))
+    for panel in out.values():
+        for pts in panel.values():
+            pts.sort(key=lambda p: p[0])
+    return {k: dict(sorted(out[k].items(), key=lambda kv: _natural(kv[0])))
+            for k in sorted(out)}
+
+
+def _natural(text: str) -> list[Any]:
+    """Sort key reading runs of digits as numbers: ``words=4`` before ``words=16``."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]

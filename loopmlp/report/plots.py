@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import SymLogNorm
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
 
@@ -25,8 +27,9 @@ from .model import (
     NetworkView,
     Picture,
     Report,
+    Series,
     TraceView,
-    bits_series,
+    bits_panels,
 )
 
 MARKERS = "osD^v<>pP*h"
@@ -57,45 +60,122 @@ def _short(n: int) -> str:
 
 
 # --------------------------------------------------------------------------- proof times
+MAX_PANELS = 36
+"""Panels the proof-time picture draws at most (the families that took longest)."""
+PANEL_COLUMNS = 4
+LEGEND_LINES = 8
+"""Lines a panel names in its own legend; more are drawn in one colour ramp, ends named."""
+FLOOR = 1e-4
+"""Seconds at which an instant proof is drawn on the log axis."""
+
+
 def proof_times(results: Sequence[Result]) -> Picture | None:
-    """Seconds against word width, one line per gadget family and method (log-log)."""
-    series = bits_series(results)
-    if not series:
+    """Seconds against word width as small multiples: one panel per obligation family, one
+    line per other sizes and method, all panels on one log scale of seconds.
+
+    The picture stays readable at any size of run: each panel names only its own few lines,
+    the figure grows by rows, and beyond :data:`MAX_PANELS` families the slowest are drawn and
+    the caption says how many are left out.
+    """
+    panels = bits_panels(results)
+    if not panels:
         return None
-    n = len(series)
-    fig = Figure(figsize=(10, max(4.8, 0.2 * n + 1.5)), layout="constrained")
-    ax = fig.add_subplot()
-    floor = 1e-4  # an instant proof still needs a place on a log axis
+    left_out = max(0, len(panels) - MAX_PANELS)
+    if left_out:
+        slowest = sorted(panels, key=lambda k: -sum(r.seconds for s in panels[k].values()
+                                                     for _, r in s))[:MAX_PANELS]
+        panels = {k: panels[k] for k in sorted(slowest)}
+    n = len(panels)
+    cols = min(PANEL_COLUMNS, n)
+    rows = -(-n // cols)
+    fig = Figure(figsize=(max(6.0, 3.6 * cols), 0.9 + 2.9 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False, sharey=True)
+    seconds = [max(r.seconds, FLOOR) for panel in panels.values() for s in panel.values()
+               for _, r in s]
+    for ax, (title, series) in zip(axes.flat, panels.items()):
+        _panel(ax, title, series)
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    axes[0][0].set_ylim(min(seconds) / 2, max(seconds) * 3)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("seconds")
+    fig.supxlabel("bits (word width), log scale", fontsize=10)
+    count = sum(len(s) for p in panels.values() for s in p.values())
+    fig.suptitle(f"Proof time against word width: {_plural(n, 'family', 'families')}, "
+                 f"{_plural(count, 'obligation', 'obligations')}", fontsize=12)
+    verdicts = {r.verdict for panel in panels.values() for s in panel.values() for _, r in s}
+    key = [h for v, h in ((Verdict.UNKNOWN, Line2D([], [], marker="o", ms=9, mfc="none",
+                                                    mec="black", ls="none", label="unknown")),
+                          (Verdict.REFUTED, Line2D([], [], marker="X", ms=9,
+                                                   color=REFUTED_COLOUR, ls="none",
+                                                   label="refuted")))
+           if v in verdicts]
+    if key:
+        fig.legend(handles=key, loc="outside lower right", ncol=2, fontsize=8, frameon=False)
+    caption = ("Seconds per obligation against its word width, one panel per obligation family "
+               "(log-log, the same seconds scale in every panel), one line per other sizes "
+               "and checking method. A hollow ring marks an unknown result, a red cross a "
+               "refuted one.")
+    if left_out:
+        caption += (f" {left_out} faster families are left out; their times are in the "
+                    "table of obligations.")
+    return Picture(TIMES_PNG, "Proof time against bits", caption, _png(fig))
+
+
+def _panel(ax: Any, title: str, series: Series) -> None:
+    """One family: a line per label, verdict marks, its own legend."""
+    labels = list(series)
+    many = len(labels) > LEGEND_LINES
+    if many:
+        from matplotlib import colormaps
+
+        ramp = colormaps["viridis"]
+        colours = [ramp(i / max(1, len(labels) - 1) * 0.9) for i in range(len(labels))]
+    else:
+        colours = _colours(len(labels))
     widths: set[int] = set()
-    for (label, pts), colour, i in zip(sorted(series.items()), _colours(n), range(n)):
+    for i, (label, pts) in enumerate(series.items()):
         xs = [b for b, _ in pts]
-        ys = [max(r.seconds, floor) for _, r in pts]
+        ys = [max(r.seconds, FLOOR) for _, r in pts]
         widths.update(xs)
-        ax.plot(xs, ys, marker=MARKERS[i % len(MARKERS)], color=colour, label=label, lw=1.4,
-                ms=5)
+        named = not many or i in (0, len(labels) - 1)
+        ax.plot(xs, ys, marker=MARKERS[i % len(MARKERS)], color=colours[i], lw=1.3, ms=4,
+                label=label if named else None)
         for x, y, (_, r) in zip(xs, ys, pts):
             if r.verdict is Verdict.UNKNOWN:
-                ax.plot([x], [y], marker="o", ms=10, mfc="none", mec=colour, mew=1.5)
+                ax.plot([x], [y], marker="o", ms=9, mfc="none", mec=colours[i], mew=1.4)
             elif r.verdict is Verdict.REFUTED:
-                ax.plot([x], [y], marker="X", ms=10, color=REFUTED_COLOUR)
+                ax.plot([x], [y], marker="X", ms=9, color=REFUTED_COLOUR)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    ticks = sorted(w for w in widths if w & (w - 1) == 0 or w == max(widths))
+    ticks = sorted(w for w in widths if w & (w - 1) == 0 or w in (min(widths), max(widths)))
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlabel("bits (word width)")
-    ax.set_ylabel("seconds (log scale)")
+    ax.tick_params(labelsize=7.5)
+    if len(widths) == 1:
+        w = next(iter(widths))
+        ax.set_xlim(w / 1.6, w * 1.6)
     ax.grid(True, which="major", alpha=0.3)
-    ax.plot([], [], marker="o", ms=10, mfc="none", mec="black", ls="none", label="unknown")
-    ax.plot([], [], marker="X", ms=10, color=REFUTED_COLOUR, ls="none", label="refuted")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=7.5, frameon=False,
-              ncol=1 if n <= 24 else 2)
-    ax.set_title("Proof time against word width, per gadget and method")
-    return Picture(TIMES_PNG, "Proof time against bits",
-                   "Seconds per obligation against its word width (log-log), one line per gadget "
-                   "family and method. A hollow ring marks an unknown result, a red cross a "
-                   "refuted one.", _png(fig))
+    ax.set_title(_fit(title, 38), fontsize=9)
+    handles, names = ax.get_legend_handles_labels()
+    if many:
+        names = [f"{names[0]} (dark)", f"... {len(labels) - 2} more ...", f"{names[1]} (light)"]
+        handles = [handles[0], Line2D([], [], ls="none"), handles[1]]
+    ax.legend(handles, [_fit(t, 34) for t in names], fontsize=6.5, framealpha=0.7,
+              edgecolor="none", loc="best", handlelength=1.5, borderaxespad=0.2)
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _fit(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, the middle left out."""
+    if len(text) <= width:
+        return text
+    half = (width - 1) // 2
+    return text[:half] + "…" + text[-(width - 1 - half):]
 
 
 # --------------------------------------------------------------------------- layer structure
@@ -151,15 +231,20 @@ def layer_structure(views: Sequence[NetworkView]) -> Picture | None:
 
 
 # --------------------------------------------------------------------------- trace
+TRACE_ROWS = 48
+"""Memory words labelled one by one in the trace; a larger memory labels every k-th word."""
+
+
 def trace_heatmap(trace: TraceView) -> Picture:
     """Memory (signed values) over steps as a heatmap, with the PC above it."""
     import numpy as np
 
     mem = np.array(trace.memory, dtype=float).T  # (words, steps + 1)
     top = float(max(1.0, np.abs(mem).max()))
-    fig = Figure(figsize=(10, 1.6 + 0.32 * len(trace.rows) + 1.4), layout="constrained")
+    shown = min(len(trace.rows), TRACE_ROWS)  # rows the height grows with; beyond, labels thin
+    fig = Figure(figsize=(10, 1.6 + 0.32 * shown + 1.4), layout="constrained")
     ax_pc, ax = fig.subplots(2, 1, sharex=True,
-                             gridspec_kw={"height_ratios": [1, max(2, len(trace.rows) / 3)]})
+                             gridspec_kw={"height_ratios": [1, max(2, shown / 3)]})
     steps = np.arange(len(trace.pc))
     ax_pc.step(steps, trace.pc, where="post", color="#37474f", lw=1)
     ax_pc.set_ylabel("PC")
@@ -169,7 +254,8 @@ def trace_heatmap(trace: TraceView) -> Picture:
     img = ax.imshow(mem, aspect="auto", interpolation="nearest", cmap="RdBu_r",
                     norm=SymLogNorm(linthresh=1.0, vmin=-top, vmax=top),
                     extent=(-0.5, len(trace.pc) - 0.5, len(trace.rows) - 0.5, -0.5))
-    ax.set_yticks(range(len(trace.rows)), trace.rows, fontsize=8)
+    every = -(-len(trace.rows) // TRACE_ROWS)
+    ax.set_yticks(range(0, len(trace.rows), every), trace.rows[::every], fontsize=8)
     ax.set_xlabel("step")
     ax.set_ylabel("memory word")
     fig.colorbar(img, ax=ax, label="signed value (symmetric log scale)", pad=0.01)

@@ -60,6 +60,8 @@ figure img { max-width: 100%; border: 1px solid #e3e7ea; }
 figcaption { color: #5f6b76; font-size: 13.5px; margin-top: 0.3em; }
 details { margin: 0.4em 0; }
 summary { cursor: pointer; font-weight: 600; }
+nav.contents { margin: 0.4em 0 0; }
+nav.contents a { color: #1565c0; text-decoration: none; }
 footer { margin-top: 3em; color: #5f6b76; font-size: 13px; }
 """
 
@@ -88,9 +90,9 @@ def _img(pic: Picture) -> str:
 def _html_result_row(i: int, r: Result) -> str:
     v = r.verdict.label
     cell = ""
-    if r.counterexample is not None:
-        cell = (f"{_h(finding(r))}<code class=\"cmd\">"
-                f"{_h(replay_command(r.obligation, r.counterexample))}</code>")
+    command = replay_command(r)
+    if command is not None:
+        cell = f"{_h(finding(r))}<code class=\"cmd\">{_h(command)}</code>"
     elif r.verdict is not Verdict.PROVED:
         cell = _h(r.reason)
     return (f'<tr id="ob-{i}"><td><code>{_h(r.obligation)}</code></td>'
@@ -149,7 +151,8 @@ def html(rep: Report) -> str:
         f"{c['unknown']} unknown</title>",
         f"<style>{CSS}</style></head><body>",
         "<header><h1>loopmlp correctness report</h1>",
-        f'<p class="meta">Generated {_h(rep.generated)}; {_h(rep.source)}.</p></header>',
+        f'<p class="meta">Generated {_h(rep.generated)}; {_h(rep.source)}.</p>',
+        _html_contents(rep), "</header>",
     ]
     out += _html_summary(rep) + _html_refuted(rep) + _html_obligations(rep)
     if TIMES_PNG in rep.pictures:
@@ -170,8 +173,25 @@ def html(rep: Report) -> str:
             out.append(_img(rep.pictures[TRACE_PNG]))
         out.append(_html_trace(rep.trace) + "</section>")
     out.append("<footer>Written by <code>loopmlp report</code>. The same results are in "
-               "results.json and junit.xml next to this file.</footer></body></html>")
+               '<a href="results.json">results.json</a> and <a href="junit.xml">junit.xml</a>, '
+               'and the report as Markdown in <a href="report.md">report.md</a>, next to this '
+               "file.</footer></body></html>")
     return "\n".join(out) + "\n"
+
+
+def _html_contents(rep: Report) -> str:
+    """Links to the sections the page has."""
+    parts = [("summary", "Summary")]
+    if any(r.verdict is Verdict.REFUTED for r in rep.results):
+        parts.append(("refuted", "Refuted"))
+    parts.append(("obligations", "Obligations"))
+    if TIMES_PNG in rep.pictures:
+        parts.append(("times", "Proof times"))
+    parts += [("gadgets", "Gadgets"), ("layers", "Layer structure")]
+    if rep.trace is not None:
+        parts.append(("trace", "Execution trace"))
+    links = " · ".join(f'<a href="#{key}">{text}</a>' for key, text in parts)
+    return f'<nav class="contents">{links}</nav>'
 
 
 def _html_summary(rep: Report) -> list[str]:
@@ -199,8 +219,8 @@ def _html_refuted(rep: Report) -> list[str]:
            "obligation and evaluates the counterexample through the exact forward pass "
            "and the spec; it exits 1 while they differ.</p><ul>"]
     for i, r in refuted:
-        cmd = (f'<code class="cmd">{_h(replay_command(r.obligation, r.counterexample))}'
-               "</code>" if r.counterexample is not None else "")
+        command = replay_command(r)
+        cmd = f'<code class="cmd">{_h(command)}</code>' if command is not None else ""
         out.append(f'<li><a href="#ob-{i}"><code>{_h(r.obligation)}</code></a>: '
                    f"{_h(finding(r))}{cmd}</li>")
     out.append("</ul></section>")
@@ -273,8 +293,9 @@ def _md_refuted(rep: Report) -> list[str]:
            "counterexample; it exits 1 while network and spec differ.", ""]
     for r in refuted:
         out.append(f"- {_code(r.obligation)}: {finding(r)}")
-        if r.counterexample is not None:
-            out += ["", "  ```", f"  {replay_command(r.obligation, r.counterexample)}", "  ```"]
+        command = replay_command(r)
+        if command is not None:
+            out += ["", "  ```", f"  {command}", "  ```"]
     return out + [""]
 
 
@@ -285,8 +306,9 @@ def _md_obligations(rep: Report) -> list[str]:
     rows = []
     for r in rep.results:
         cell = _cell(finding(r))
-        if r.counterexample is not None:
-            cell += "<br>" + _code(replay_command(r.obligation, r.counterexample))
+        command = replay_command(r)
+        if command is not None:
+            cell += "<br>" + _code(command)
         rows.append([_code(r.obligation), f"**{r.verdict.name}**", r.method,
                      coverage(r.checked, r.total), _seconds(r.seconds), cell])
     return out + _md_table(["obligation", "verdict", "method", "coverage", "seconds",

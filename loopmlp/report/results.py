@@ -3,8 +3,10 @@ read back with every value checked."""
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import json
+import os
 from collections.abc import Sequence
 from typing import IO, Any
 
@@ -12,7 +14,9 @@ from loopmlp.cli.common import version
 from verify.errors import InputError
 from verify.files import read_text, write_file
 from verify.layout import bit_names
-from verify.result import Counterexample, Result, Verdict, summary
+from verify.result import Counterexample, Result, Verdict, count_from_json, summary
+
+from .model import MODEL_NAME, MODEL_PATH
 
 JSON_MARKER = b'"tool": "loopmlp"'
 """What every results document written by ``prove --json`` starts with (its first key)."""
@@ -127,11 +131,29 @@ def _parse_doc(doc: Any) -> tuple[list[Result], float, str]:
     version = _get(doc, "version", str, "")
     seconds = _seconds(_get(doc, "seconds", (int, float), ""), "seconds")
     raw = _get(doc, "results", list, "")
-    results = [_parse_result(r, f"results[{i}]") for i, r in enumerate(raw)]
+    results = _with_model_path(doc, [_parse_result(r, f"results[{i}]")
+                                     for i, r in enumerate(raw)])
     if "summary" in doc and doc["summary"] != summary(results):
         raise _SchemaError(f"summary {doc['summary']!r:.80} does not match the results "
                            f"{summary(results)}")
     return results, seconds, version
+
+
+def _with_model_path(doc: dict[str, Any], results: list[Result]) -> list[Result]:
+    """Results of ``loopmlp check --json`` (named ``MODEL:gadget/...``) with the model's path
+    from the document's ``model.path`` kept in their details, so the command that replays a
+    counterexample can name the file (a report rewrites results.json without ``model``)."""
+    model = doc.get("model")
+    path = model.get("path") if isinstance(model, dict) else None
+    if not isinstance(path, str) or not path or len(path) > 4096:
+        return results
+    out = []
+    for r in results:
+        m = MODEL_NAME.match(r.obligation)
+        if m and m["model"] == os.path.basename(path) and MODEL_PATH not in r.details:
+            r = dataclasses.replace(r, details={**r.details, MODEL_PATH: path})
+        out.append(r)
+    return out
 
 
 def _parse_result(r: Any, where: str) -> Result:
@@ -145,13 +167,23 @@ def _parse_result(r: Any, where: str) -> Result:
     if not isinstance(details, dict):
         raise _SchemaError(f"{where}.details: expected an object")
     seconds = _seconds(_get(r, "seconds", (int, float), where), f"{where}.seconds")
-    checked, total = _get(r, "checked", int, where), _get(r, "total", int, where)
-    if checked < 0 or total < 0:
-        raise _SchemaError(f"{where}: checked={checked!r:.60} and total={total!r:.60} must "
+    raw = _get(r, "checked", (int, str), where), _get(r, "total", (int, str), where)
+    if any(isinstance(v, int) and v < 0 for v in raw):
+        raise _SchemaError(f"{where}: checked={raw[0]!r:.60} and total={raw[1]!r:.60} must "
                            "not be negative")
+    checked, total = _count(r, "checked", where), _count(r, "total", where)
     return Result(
         _get(r, "obligation", str, where), Verdict[verdict.upper()], _get(r, "method", str, where),
         checked, total, seconds, _get(r, "reason", str, where), cex, details)
+
+
+def _count(r: Any, key: str, where: str) -> int:
+    """``checked`` or ``total``: an integer (every version), or the exact string that newer
+    versions write for counts beyond 2^53 (:func:`verify.result.count_json`)."""
+    try:
+        return count_from_json(_get(r, key, (int, str), where))
+    except ValueError as e:
+        raise _SchemaError(f"{where}.{key}: {e}") from None
 
 
 def _parse_cex(c: Any, where: str) -> Counterexample:

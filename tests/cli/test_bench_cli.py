@@ -4,6 +4,7 @@ writes, and its usage errors."""
 from __future__ import annotations
 
 import json
+import re
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -158,3 +159,29 @@ def test_help_documents_the_options_and_exit_codes() -> None:
     for opt in ("--json", "--quick", "--monolithic-timeout", "--write-docs"):
         assert opt in out
     assert "exit codes" in out
+
+
+def test_throughput_at_another_width_is_not_measured_nor_missed() -> None:
+    from loopmlp.bench.proofs import THROUGHPUT_BITS, Report, Throughput, targets
+
+    small = Throughput("subtract", THROUGHPUT_BITS - 4, 256, 1.0)  # far below the target rate
+    assert small.status == "not measured"
+    assert "missed" not in small.line() and f"set at {THROUGHPUT_BITS} bits" in small.line()
+    report = Report(True, 60.0)
+    report.throughput = small
+    row = next(t for t in targets(report) if t.name.startswith("exhaustive throughput"))
+    assert row.status == "not measured"
+    slow = Throughput("subtract", THROUGHPUT_BITS, 256, 1.0)
+    assert slow.status == "missed" and "missed" in slow.line()
+
+
+def test_long_run_page_has_no_figure_it_did_not_measure() -> None:
+    from loopmlp.bench import long
+
+    doc = {"program": "p.sq", "profile": "compact", "arithmetic": "int64",
+           "size": {"words": 4, "bits": 4, "slots": 4}, "steps": 10, "halted": True,
+           "agrees": True, "expectations": [], "engine_steps_per_second": 1234.0,
+           "interpreter_steps_per_second": 567.0, "checkpoints": []}
+    page = long.render(doc)
+    rates = re.findall(r"([\d,]+) steps/s", page)
+    assert sorted(rates) == ["1,234", "567"], rates

@@ -107,7 +107,7 @@ PROGRAMS = {
     "address-range.sq": r"address-range\.sq:5: address 70000 out of range for words=4",
     "negative-address.sq": r"negative-address\.sq:4: address -1 out of range",
     "slot-range.sq": r"slot-range\.sq:5: slot 5 out of range for slots=2",
-    "value-range.sq": r"value-range\.sq:4: value 256 out of range for bits=8: need -128 to 255",
+    "value-range.sq": r"value-range\.sq:4: value 256 out of range for bits=8: need -128 to 127",
     "reserved-label.sq": r"reserved-label\.sq:2: 'self' is reserved",
     "no-section.sq": r"no-section\.sq:1: line outside any section",
     "cr-only.sq": r"cr-only\.sq:1: \.data takes nothing after it",

@@ -18,6 +18,7 @@ from proofs.registry import Entry, of, select
 from verify import ops
 from verify.errors import InternalError
 from verify.obligation import Obligation
+from verify.result import count_from_json
 
 VERDICTS = {"proved", "refuted", "unknown"}
 
@@ -62,8 +63,12 @@ def validate(doc: Any) -> None:
         assert isinstance(r["obligation"], str) and r["obligation"]
         assert r["verdict"] in VERDICTS
         assert isinstance(r["method"], str) and r["method"]
-        assert isinstance(r["checked"], int) and isinstance(r["total"], int)
-        assert 0 <= r["checked"] <= r["total"] or r["total"] == 0
+        for key in ("checked", "total"):  # exact: a number up to 2^53, else a string
+            v = r[key]
+            assert (isinstance(v, int) and v <= 2**53) or (
+                isinstance(v, str) and re.fullmatch(r"2\^\d+|\d+", v)), v
+        checked, total = count_from_json(r["checked"]), count_from_json(r["total"])
+        assert 0 <= checked <= total or total == 0
         assert isinstance(r["seconds"], (int, float)) and r["seconds"] >= 0
         assert isinstance(r["reason"], str)
         cex = r["counterexample"]
@@ -119,10 +124,13 @@ def test_slow_entries_run_only_with_all_or_by_name(registry: Callable[..., None]
 
 def test_quiet_prints_only_what_is_not_proved(registry: Callable[..., None]) -> None:
     registry(GOOD)
-    assert run("prove", "--quiet") == (0, "", "")
+    code, out, err = run("prove", "--quiet")
+    assert (code, err) == (0, "")
+    assert re.fullmatch(r"1 obligation: 1 proved, 0 refuted, 0 unknown in \d+\.\ds\n", out)
     registry(GOOD, WRONG)
     code, out, _ = run("prove", "--quiet")
     assert code == 1 and out.startswith("test/wrong-adder: REFUTED") and "good" not in out
+    assert out.splitlines()[-1].startswith("2 obligations: 1 proved, 1 refuted")
 
 
 def test_json_to_stdout_keeps_stdout_pure(registry: Callable[..., None]) -> None:
@@ -131,7 +139,12 @@ def test_json_to_stdout_keeps_stdout_pure(registry: Callable[..., None]) -> None
     assert code == 1
     doc = json.loads(out)
     validate(doc)
-    assert "test/wrong-adder: REFUTED" in err
+    # every line (proved ones too) and the summary go to stderr, as with a file
+    assert "test/wrong-adder: REFUTED" in err and "test/good-adder: PROVED" in err
+    assert err.splitlines()[-1].startswith("2 obligations: 1 proved, 1 refuted")
+    code, out, err = run("prove", "--json", "-", "--quiet")
+    assert code == 1 and json.loads(out)["summary"]["refuted"] == 1
+    assert "good-adder" not in err and "test/wrong-adder: REFUTED" in err
 
 
 def test_junit_to_stdout_keeps_stdout_pure(registry: Callable[..., None], tmp_path: Path,
@@ -265,3 +278,96 @@ def test_brackets_in_a_glob_also_match_literally() -> None:
     # ...while a character class still works as a glob.
     cls = select(entries(), ["gadget/subtract[[]bits=1[01][]]"], False)
     assert [e.name for e in cls] == ["gadget/subtract[bits=10]", "gadget/subtract[bits=11]"]
+
+
+# --------------------------------------------------------------------------- labels and counts
+def test_sampled_says_when_it_covered_the_whole_domain(registry: Callable[..., None],
+                                                       tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    registry(GOOD)
+    code, out, _ = run("prove", "--method", "sampled")
+    assert code == 3
+    line = out.splitlines()[0]
+    assert line.startswith("test/good-adder: UNKNOWN sampled all 8 inputs sampled "), line
+    assert "--method exhaustive proves it" in line
+    assert list(tmp_path.iterdir()) == []  # no .hypothesis folder left behind
+
+
+def test_huge_counts_stay_exact_in_json_and_read_back(tmp_path: Path) -> None:
+    from loopmlp.report.results import load_results, results_text
+    from verify.result import Result, Verdict
+
+    odd = 3**400  # no power of two, far beyond a double's 53 bits
+    rs = [Result("t/a", Verdict.PROVED, "certificate", 29, 1 << 1158, 0.1, "ok"),
+          Result("t/b", Verdict.UNKNOWN, "sampled", 2000, odd, 0.1, "none found"),
+          Result("t/c", Verdict.PROVED, "exhaustive", 8, 8, 0.1, "ok")]
+    path = tmp_path / "r.json"
+    path.write_text(results_text(rs, 0.3))
+    doc = json.loads(path.read_text())
+    validate(doc)
+    assert [r["total"] for r in doc["results"]] == ["2^1158", str(odd), 8]
+    back, _, _ = load_results(str(path))
+    assert [(r.checked, r.total) for r in back] == [(r.checked, r.total) for r in rs]
+    # an older file with the integer written out is read too
+    doc["results"][0]["total"] = 1 << 1158
+    path.write_text(json.dumps(doc))
+    assert load_results(str(path))[0][0].total == 1 << 1158
+    assert rs[0].line().startswith(
+        "t/a: PROVED certificate bound for every state, 29 states measured ")
+    assert rs[1].line().startswith(f"t/b: UNKNOWN sampled 2000 samples of {odd:.3g} inputs ")
+    doc["results"][0]["total"] = "2^x"
+    path.write_text(json.dumps(doc))
+    code, _, err = run("report", "--from", str(path), "--out", str(tmp_path / "rep"))
+    assert code == 2 and "total" in err and err.count("\n") == 1
+
+
+def test_readme_documents_every_method_a_result_can_name() -> None:
+    from verify.result import COVERAGE
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## The JSON results", 1)[1].split("\n## ", 1)[0]
+    for method in COVERAGE:
+        assert f"`{method}`" in section, method
+
+
+def test_help_texts_are_complete_and_plain() -> None:
+    import argparse
+
+    from loopmlp.cli.dispatch import build_parser
+
+    for command, option in (("list", "--only"), ("run", "--profile"), ("run", "--max-steps"),
+                            ("info", "--json"), ("precision", "--words"),
+                            ("precision", "--bits")):
+        sub = next(a for a in build_parser(command)._actions
+                   if isinstance(a, argparse._SubParsersAction)).choices[command]
+        action = next(a for a in sub._actions if option in a.option_strings)
+        assert action.help and action.help.strip(), (command, option)
+    for argv in (["report"], ["replay"], ["bench", "proofs"], ["bench", "long"],
+                 ["bench", "solvers"], ["bench", "run"], ["prove"], ["check"]):
+        code, out, _ = run(*argv, "--help")
+        assert code == 0 and "`" not in out, argv
+
+
+def test_ctrl_c_exits_130(registry: Callable[..., None], monkeypatch: pytest.MonkeyPatch) -> None:
+    registry(GOOD)
+
+    def interrupted(*_: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(proofs.registry, "run_entry", interrupted)
+    code, out, err = run("prove")
+    assert (code, out, err) == (130, "", "loopmlp: interrupted\n")
+
+
+def test_check_smt_bv_reports_itself(tmp_path: Path) -> None:
+    pytest.importorskip("onnx")
+    model = tmp_path / "add.onnx"
+    assert run("export", "--onnx", str(model), "--gadget", "add", "--bits", "3")[0] == 0
+    code, out, err = run("check", str(model), "--spec", "add", "--bits", "3",
+                         "--method", "smt-bv", "--json")
+    assert code == 0, err
+    r = json.loads(out)["results"][0]
+    assert r["method"] == "smt-bv" and r["details"]["bv_width"] > 0
+    code, out, _ = run("check", str(model), "--spec", "add", "--bits", "3", "--method", "smt")
+    assert code == 0 and ": PROVED smt " in out

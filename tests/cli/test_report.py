@@ -9,7 +9,7 @@ import re
 import shlex
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -18,9 +18,9 @@ import pytest
 from support.cli import run
 
 import proofs.registry
-from loopmlp.report.directory import MANIFEST
+from loopmlp.report.directory import MANIFEST, REPORT_FILES
 from loopmlp.report.junit import junit_xml
-from loopmlp.report.model import coverage
+from loopmlp.report.model import bits_panels, coverage
 from loopmlp.report.results import load_results
 from proofs.kernel import full_adder, ripple_adder
 from proofs.registry import Entry, of
@@ -121,8 +121,8 @@ def parse_page(path: Path) -> _Page:
 
 def assert_self_contained(path: Path, page: _Page) -> None:
     text = path.read_text(encoding="utf-8")
-    for ref in page.refs:
-        assert ref.startswith(("data:", "#")), ref
+    for ref in page.refs:  # pictures inline, links within the page or to the report's files
+        assert ref.startswith(("data:", "#")) or ref in REPORT_FILES, ref
     assert "http://" not in text and "https://" not in text
     assert "@import" not in text and "<script" not in text and "<link" not in text
     assert all(m.startswith("data:") for m in re.findall(r"url\(\s*['\"]?([^)'\"]*)", text))
@@ -278,6 +278,7 @@ def test_replay_takes_words_and_exits_0_where_network_and_spec_agree(
     # X=1, Y=2: the network's S.bit[0] is 1, the wrong spec's is 0.
     code, out, _ = run("replay", "test/wrong-ripple[bits=2]", "--at", "X=1,Y=2")
     assert code == 1 and "S.bit[0]: network=1 spec=0" in out
+    assert "S: network=3 spec=2 (2 bits)  differs" in out  # 1 + 2, and the spec's bit flipped
     assert "wrong-ripple(X=1, Y=2)" in out
     # A negative word value is its two's complement: Y=-2 is Y=2 for two bits.
     assert run("replay", "test/wrong-ripple[bits=2]", "--at", "X=1,Y=-2")[1] == out
@@ -287,9 +288,12 @@ def test_replay_on_a_registered_gadget() -> None:
     code, out, err = run("replay", "gadget/subtract[bits=4]", "--at", "DA=3,DB=5")
     assert code == 0, err
     assert "subtract(DA=3, DB=5)" in out and "agrees" in out
+    # Both sides' values are printed, the bits of a word read as one value: R = DB - DA.
+    assert "R: network=2 spec=2 (4 bits)" in out
     # MEM[j] names the word MEM[j].bit[0..]; a missing word is named as a word.
     code, out, err = run("replay", "gadget/read[words=2,bits=2]", "--at", "A=1,MEM[0]=1,MEM[1]=2")
     assert code == 0 and "agrees" in out, err
+    assert "D: network=2 spec=2 (2 bits)" in out
     code, _, err = run("replay", "gadget/read[words=2,bits=2]", "--at", "A=1")
     assert code == 2 and "need a value for MEM[0], MEM[1]" in err
 
@@ -425,3 +429,111 @@ def test_junit_of_no_results_is_an_empty_suite() -> None:
     r = Result("plain", Verdict.PROVED, "exhaustive", 1, 1, 0.0, "every input checked")
     case = ET.fromstring(junit_xml([r]))[0].find("testcase")
     assert case is not None and (case.get("classname"), case.get("name")) == ("loopmlp", "plain")
+
+
+# --------------------------------------------------------------------------- check results
+def _corrupt_model(tmp_path: Path) -> Path:
+    """``subtract[bits=3]`` exported as ONNX with one weight of its first layer raised by one."""
+    onnx = pytest.importorskip("onnx", reason="needs the onnx extra")
+    from onnx import numpy_helper
+
+    good = tmp_path / "good.onnx"
+    assert run("export", "--onnx", str(good), "--gadget", "subtract", "--bits", "3")[0] == 0
+    model = onnx.load(str(good))
+    t = next(t for t in model.graph.initializer if numpy_helper.to_array(t).ndim == 2)
+    w = numpy_helper.to_array(t).copy()
+    w[0, 0] += 1
+    t.CopyFrom(numpy_helper.from_array(w, t.name))
+    bad = tmp_path / "bad.onnx"
+    onnx.save(model, str(bad))
+    return bad
+
+
+SUGGESTED = re.compile(r"loopmlp replay .*?--at '[^']*'")
+
+
+@pytest.mark.parametrize("relative", [False, True])
+def test_every_command_a_report_of_check_results_suggests_works(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, relative: bool) -> None:
+    bad = _corrupt_model(tmp_path)
+    if relative:  # the path as the check was given it, run from the same directory
+        monkeypatch.chdir(tmp_path)
+    model = bad.name if relative else str(bad)
+    code, out, err = run("check", model, "--spec", "subtract", "--bits", "3", "--json")
+    assert code == 1, err
+    (tmp_path / "r.json").write_text(out)
+    rep = tmp_path / "rep"
+    code, _, err = run("report", "--from", str(tmp_path / "r.json"), "--out", str(rep),
+                       "--no-pictures", *FAST)
+    assert code == 1, err
+    texts = [(rep / "report.md").read_text(), " ".join(parse_page(rep / "index.html").text),
+             _failure_command(rep / "junit.xml", f"{bad.name}:gadget/subtract[bits=3]")]
+    commands = {c for t in texts for c in SUGGESTED.findall(t)}
+    assert commands and all(f"{model}' --spec 'gadget/subtract[bits=3]'" in c
+                            for c in commands), commands
+    for command in commands:
+        code, out, err = run(*shlex.split(command)[1:])
+        assert code == 1 and err == "", (command, err)
+        assert "REFUTED" in out and "network (" not in out
+        diffs = re.findall(r"^  (R\.bit\[\d\]): network=(\S+) spec=(\S+)$", out, re.M)
+        assert diffs and all(g != w for _, g, w in diffs), out
+    # The name the check gave its result replays too, from where the model is.
+    monkeypatch.chdir(tmp_path)
+    at = shlex.split(next(iter(commands)))[-1]
+    code, out, _ = run("replay", f"{bad.name}:gadget/subtract[bits=3]", "--at", at)
+    assert code == 1 and "by onnxruntime" in out
+    # The model as exported agrees with the spec there, with both values printed.
+    code, out, _ = run("replay", "good.onnx", "--spec", "subtract", "--bits", "3", "--at", at)
+    assert code == 0 and "agrees" in out and re.search(r"R: network=(\d+) spec=\1 ", out), out
+
+
+def test_replay_of_a_model_refuses_a_second_spec_and_sizes_without_one(
+        registry: Callable[..., None]) -> None:
+    registry(GOOD)
+    code, _, err = run("replay", "m.onnx:gadget/add[bits=2]", "--spec", "add", "--at", "DA=1")
+    assert code == 2 and "names its spec" in err and err.count("\n") == 1
+    code, _, err = run("replay", "test/good-adder", "--bits", "2", "--at", "a=1,b=0,c=0")
+    assert code == 2 and "--bits" in err and err.count("\n") == 1
+
+
+# --------------------------------------------------------------------------- pictures
+def _results(families: int, widths: Sequence[int], methods: Sequence[str]) -> list[Result]:
+    return [Result(f"gadget/f{i}[words=2,bits={b}]", Verdict.PROVED, m, 1, 1,
+                   0.001 * (i + 1) * b, "") for i in range(families) for b in widths
+            for m in methods]
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    assert png.startswith(b"\x89PNG")
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+def test_proof_times_are_small_multiples_that_stay_readable_at_any_size(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("matplotlib")
+    from loopmlp.report import plots
+
+    monkeypatch.setattr(plots, "MAX_PANELS", 4)  # the rule at a size that draws quickly
+    panels = bits_panels(_results(3, (2, 4, 8), ("exhaustive", "smt")))
+    assert list(panels) == ["gadget/f0", "gadget/f1", "gadget/f2"]
+    assert list(panels["gadget/f0"]) == ["words=2, exhaustive", "words=2, smt"]
+    assert [b for b, _ in panels["gadget/f0"]["words=2, smt"]] == [2, 4, 8]
+    sizes = {}
+    for n in (1, 3, 9):
+        pic = plots.proof_times(_results(n, (1, 2, 4, 8, 16), ("exhaustive", "factorised")))
+        assert pic is not None
+        sizes[n] = _png_size(pic.png)
+        assert ("left out" in pic.caption) == (n > plots.MAX_PANELS)
+    # A panel keeps its size however many there are: width by at most four columns, height
+    # by rows, and no more rows than MAX_PANELS allows.
+    cols = plots.PANEL_COLUMNS
+    assert sizes[9][1] <= (0.9 + 2.9 * -(-plots.MAX_PANELS // cols)) * 110 + 1
+    assert sizes[1][0] <= sizes[3][0] <= sizes[9][0] <= cols * 3.6 * 110 + 1
+
+
+def test_pictures_are_part_of_the_default_install() -> None:
+    import tomllib
+
+    project = tomllib.loads((PROGRAMS.parents[1] / "pyproject.toml").read_text())["project"]
+    assert any(d.startswith("matplotlib") for d in project["dependencies"])
+    assert any(d.startswith("selenium") for d in project["optional-dependencies"]["test"])

@@ -101,12 +101,122 @@ def test_run_trace_json(workdir: Path) -> None:
     assert [t["words"][1] for t in doc["trace"]][:2] == [3, 2]
 
 
-def test_run_step_limit(workdir: Path) -> None:
+def test_run_step_limit_exits_3(workdir: Path) -> None:
     code, out, err = cli("run", str(COUNTDOWN), "--max-steps", "5", "--json", "--check")
-    assert (code, err) == (0, "")
+    assert (code, err) == (3, "")
     doc = json.loads(out)
     assert (doc["halted"], doc["reason"], doc["steps"]) == (False, "step limit", 5)
     assert doc["agrees_with_interpreter"] is True
+    assert (doc["expectations_hold"], doc["expectations"]) == (None, [])
+    code, out, err = cli("run", str(COUNTDOWN), "--max-steps", "5")
+    assert (code, err) == (3, "")
+    assert out.splitlines()[0].startswith(f"{COUNTDOWN}: did not halt within 5 steps on the")
+    assert "  expectations: not checked (the program did not halt)" in out.splitlines()
+
+
+def test_one_step_reads_right(workdir: Path) -> None:
+    code, out, _ = cli("run", str(COUNTDOWN), "--max-steps", "1")
+    assert code == 3
+    assert f"{COUNTDOWN}: did not halt within 1 step on the" in out
+    (workdir / "one.sq").write_text(".data\nz: 0\nx: 1\n.code\nsubleq x, x\nhalt\n",
+                                    encoding="utf-8")
+    code, out, _ = cli("run", "one.sq")
+    assert code == 0
+    assert out.startswith("one.sq: halted after 1 step on the paper profile")
+
+
+def test_help_shows_defaults_and_exit_codes() -> None:
+    code, out, _ = cli("run", "--help")
+    assert code == 0
+    text = " ".join(out.split())
+    assert "(default 100000)" in text and "default engine" in text and "(default paper)" in text
+    assert "3 the program did not halt within --max-steps" in text
+    assert "1 the network disagrees with the interpreter (--check), or an expect line fails" \
+        in text
+
+
+@pytest.mark.parametrize("profile", ["paper", "compact"])
+def test_engine_and_reference_agree(workdir: Path, profile: str) -> None:
+    program = COUNTDOWN
+    docs = {}
+    for engine in ("engine", "reference"):
+        for extra in ([], ["--check", "--trace"], ["--max-steps", "7"]):
+            code, out, err = cli("run", str(program), "--profile", profile, "--engine", engine,
+                                 "--json", *extra)
+            assert err == ""
+            doc = json.loads(out)
+            assert doc.pop("engine") == engine
+            docs[engine, tuple(extra)] = (code, doc)
+    for extra in ([], ["--check", "--trace"], ["--max-steps", "7"]):
+        assert docs["engine", tuple(extra)] == docs["reference", tuple(extra)]
+    want = interpret(load(program).state, load(program).size, 100_000)
+    code, doc = docs["engine", ()]
+    assert (code, doc["steps"], doc["halted"]) == (0, want.steps, True)
+    assert docs["engine", ("--max-steps", "7")][0] == 3
+
+
+def test_engine_is_the_default(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(self: Network, x: np.ndarray, arithmetic: str) -> np.ndarray:
+        raise AssertionError("the reference evaluation ran")
+
+    monkeypatch.setattr(Network, "forward", refuse)
+    code, out, err = cli("run", str(COUNTDOWN), "--check", "--json")
+    assert (code, err) == (0, "")
+    assert json.loads(out)["engine"] == "engine"
+    code, out, err = cli("run", str(COUNTDOWN), "--engine", "reference")
+    assert code == 2 and "the reference evaluation ran" in err
+
+
+# --------------------------------------------------------------------------- expect lines
+
+EXPECTING = (".data\nzero: 0\none: 1\nn: 3\nticks: 0\nneg1: -1\n.code\n"
+             "loop: subleq neg1, ticks\n      subleq one, n, done\n      subleq zero, zero, loop\n"
+             "done: halt\n")
+
+
+def test_expect_lines_hold(workdir: Path) -> None:
+    (workdir / "e.sq").write_text("; expect: ticks = 3\n; expect: n = 0\n" + EXPECTING,
+                                  encoding="utf-8")
+    code, out, err = cli("run", "e.sq")
+    assert (code, err) == (0, "")
+    assert "  expectations: 2 of 2 hold" in out.splitlines()
+    code, out, _ = cli("run", "e.sq", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["expectations_hold"] is True
+    assert doc["expectations"] == [
+        {"ref": "ticks", "expected": 3, "got": 3, "holds": True},
+        {"ref": "n", "expected": 0, "got": 0, "holds": True}]
+
+
+def test_expect_mismatch_exits_1_naming_label_and_values(workdir: Path) -> None:
+    (workdir / "e.sq").write_text("; expect: ticks = 4\n; expect: n = 0\n" + EXPECTING,
+                                  encoding="utf-8")
+    for engine in ("engine", "reference"):
+        code, out, err = cli("run", "e.sq", "--check", "--engine", engine)
+        assert (code, err) == (1, "")
+        lines = out.splitlines()
+        assert "  expectations: 1 of 2 hold" in lines
+        assert "  expectation fails: ticks: expected 4, got 3" in lines
+        assert "  interpreter: agrees" in lines
+    code, out, _ = cli("run", "e.sq", "--json")
+    doc = json.loads(out)
+    assert code == 1 and doc["expectations_hold"] is False
+    assert doc["expectations"][0] == {"ref": "ticks", "expected": 4, "got": 3, "holds": False}
+
+
+def test_expect_naming_an_unknown_label_is_bad_input(workdir: Path) -> None:
+    (workdir / "e.sq").write_text("; expect: nope = 4\n" + EXPECTING, encoding="utf-8")
+    code, out, err = cli("run", "e.sq")
+    assert (code, out) == (2, "")
+    assert "e.sq:1: expect names unknown data label 'nope'" in _one_error_line(err)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in CORPUS.glob("*.sq")))
+def test_corpus_expect_lines_hold(workdir: Path, name: str) -> None:
+    code, out, err = cli("run", str(CORPUS / name), "--profile", "compact", "--json")
+    assert (code, err) == (0, "")
+    doc = json.loads(out)
+    assert doc["expectations_hold"] is True and doc["expectations"]
 
 
 # --------------------------------------------------------------------------- malformed input
@@ -274,3 +384,41 @@ def test_info_bad_size(argv: list[str], message: str) -> None:
     code, out, err = cli("info", *argv)
     assert (code, out) == (2, "")
     assert message in _one_error_line(err)
+
+
+# --------------------------------------------------------------------------- sizes, literals, slots
+
+
+def test_size_directive_and_option_in_conflict(workdir: Path) -> None:
+    (workdir / "s.sq").write_text(".size bits=8\n.data\nz: 0\nn: 10\n.code\nhalt\n",
+                                  encoding="utf-8")
+    code, out, err = cli("run", "s.sq", "--bits", "4")
+    assert (code, out) == (2, "")
+    assert "s.sq:1: .size bits=8 conflicts with bits=4 from the options" in _one_error_line(err)
+    code, out, err = cli("run", "s.sq", "--bits", "8", "--json")
+    assert (code, err) == (0, "")
+    assert json.loads(out)["memory"]["n"] == 10
+
+
+def test_decimal_literal_outside_the_signed_word_is_refused(workdir: Path) -> None:
+    (workdir / "x.sq").write_text(".data\nz: 0\nx: 40000\n.code\nhalt\n", encoding="utf-8")
+    code, out, err = cli("run", "x.sq")
+    assert (code, out) == (2, "")
+    assert "x.sq:3: value 40000 out of range for bits=16: need -32768 to 32767" \
+        in _one_error_line(err)
+    (workdir / "x.sq").write_text(".data\nz: 0\nx: 0x9c40\n.code\nhalt\n", encoding="utf-8")
+    code, out, err = cli("run", "x.sq", "--json")
+    assert (code, err) == (0, "")
+    assert json.loads(out)["memory"]["x"] == 40000 - 65536
+
+
+def test_running_off_the_end_halts_and_changes_nothing(workdir: Path) -> None:
+    # word 0 is x = 7: the old filler (subleq 0, 0, self) would have set it to 0
+    (workdir / "end.sq").write_text(".data\nx: 7\nn: 3\none: 1\n.code\nsubleq one, n\n"
+                                    "subleq one, n\nsubleq one, n\n", encoding="utf-8")
+    for engine in ("engine", "reference"):
+        code, out, err = cli("run", "end.sq", "--check", "--json", "--engine", engine)
+        assert (code, err) == (0, "")
+        doc = json.loads(out)
+        assert doc["halted"] and doc["steps"] == 3 and doc["pc"] == 3
+        assert doc["memory"] == {"x": 7, "n": 0, "one": 1}

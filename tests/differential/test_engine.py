@@ -317,7 +317,7 @@ def test_bench_run_command_on_a_tiny_ladder(monkeypatch: pytest.MonkeyPatch,
     import loopmlp.bench.run as bench_run
     from loopmlp.cli import main
 
-    monkeypatch.setattr(bench_run, "LADDER", ((8, 4, 8),))
+    monkeypatch.setattr(bench_run, "LADDER", ((8, 5, 8),))  # countdown.sq's n: 10 fits
     monkeypatch.setattr(bench_run, "TARGET_SECONDS", 0.002)
     monkeypatch.setattr(bench_run, "MEASURE_SECONDS", 0.01)
     monkeypatch.setattr(bench_run, "MIN_STEPS", 2)
@@ -335,7 +335,7 @@ def test_bench_run_command_on_a_tiny_ladder(monkeypatch: pytest.MonkeyPatch,
     assert {(r["profile"], r["engine"]) for r in rows} == {
         (p, e) for p in PROFILES for e in bench_run.ENGINES}
     for r in rows:
-        assert r["size"] == {"words": 8, "bits": 4, "slots": 8}
+        assert r["size"] == {"words": 8, "bits": 5, "slots": 8}
         assert r["refused"] is None and r["us_per_step"] > 0
         assert all(v is None or v > 0 for v in r["rates"].values())
     sparse = [r for r in rows if r["engine"] == "sparse"]
@@ -344,7 +344,7 @@ def test_bench_run_command_on_a_tiny_ladder(monkeypatch: pytest.MonkeyPatch,
     assert len(doc["targets"]) == 2 + len(PROFILES)
     assert {t["status"] for t in doc["targets"]} == {"not measured"}
     page = (tmp_path / bench_run.DOC_NAME).read_text(encoding="utf-8")
-    assert "| 8,4,8 | paper | sparse | int32 |" in page and "## Targets" in page
+    assert "| 8,5,8 | paper | sparse | int32 |" in page and "## Targets" in page
 
 
 def test_bench_run_names_the_float32_refusal() -> None:

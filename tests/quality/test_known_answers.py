@@ -1,9 +1,10 @@
 """The known-answer corpus: small networks and specs whose verdicts are known by construction.
 
 Every engine must return the known verdict: exhaustive, smt (z3 integers), smt_bv (z3
-bit-vectors), cvc5 (integers), cvc5 over bit-vectors, both solvers at once (cross-check),
-factorised (where the obligation declares a factorisation) and auto. Sampling may refute but must
-never prove.
+bit-vectors), cvc5 (integers), cvc5 over bit-vectors, bitwuzla over bit-vectors (alone and deciding
+the factorised lemmas), two solvers at once (cross-check: the default pair, and z3 with cvc5 over
+bit-vectors), factorised (where the obligation declares a factorisation) and auto. Sampling may
+refute but must never prove.
 
 - **Equivalent pairs**: two ReLU encodings of one function (max(a, b) as ``a + ReLU(b - a)``
   and as ``(a + b + |a - b|) / 2``, ``|x|`` as ``ReLU(x) + ReLU(-x)``), a ripple-carry adder
@@ -221,6 +222,10 @@ def _cvc5() -> None:
     pytest.importorskip("cvc5", reason="the cvc5 extra is not installed")
 
 
+def _bitwuzla() -> None:
+    pytest.importorskip("bitwuzla", reason="the bitwuzla extra is not installed")
+
+
 ENGINES: dict[str, Callable[[Obligation], Result | None]] = {
     "exhaustive": lambda ob: exhaustive(ob, Options("exhaustive")),
     "smt": lambda ob: smt(ob, Options("smt", timeout=TIMEOUT)),
@@ -230,6 +235,13 @@ ENGINES: dict[str, Callable[[Obligation], Result | None]] = {
     "cross_check": lambda ob: (_cvc5(), smt(ob, Options("smt", TIMEOUT, cross_check=True)))[1],
     "cross_check_bv": lambda ob: (_cvc5(),
                                   smt_bv(ob, Options("smt", TIMEOUT, cross_check=True)))[1],
+    "bitwuzla_bv": lambda ob: (_bitwuzla(),
+                               smt_bv(ob, Options("smt", TIMEOUT, solver="bitwuzla")))[1],
+    "bitwuzla_factorised": lambda ob: (_bitwuzla(), factorised(
+        ob, Options("factorised", TIMEOUT, solver="bitwuzla")))[1]
+    if ob.factorisation is not None else None,
+    "cross_check_z3_cvc5_bv": lambda ob: (_cvc5(), smt_bv(
+        ob, Options("smt", TIMEOUT, cross_check_with=("z3", "cvc5"))))[1],
     "factorised": lambda ob: factorised(ob, Options("factorised", timeout=TIMEOUT))
     if ob.factorisation is not None else None,
     "auto": lambda ob: check(ob, Options("auto", timeout=TIMEOUT)),

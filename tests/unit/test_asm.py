@@ -65,10 +65,80 @@ def test_operand_forms() -> None:
     assert p.size == MachineSize(words=8, bits=16, slots=4)
 
 
-def test_signed_and_unsigned_values_are_the_same_word() -> None:
+def test_signed_values_and_bit_patterns_are_the_same_word() -> None:
     a = assemble(".data\nx: -1\n.code\nhalt\n", bits=8)
-    b = assemble(".data\nx: 255\n.code\nhalt\n", bits=8)
-    assert a.state == b.state and a.state.memory[0] == 255
+    b = assemble(".data\nx: 0xff\n.code\nhalt\n", bits=8)
+    c = assemble(".data\nx: 0b11111111\n.code\nhalt\n", bits=8)
+    assert a.state == b.state == c.state and a.state.memory[0] == 255
+
+
+@pytest.mark.parametrize(("bits", "value", "ok"), [
+    (16, "32767", True), (16, "-32768", True), (16, "32768", False), (16, "40000", False),
+    (16, "-32769", False), (16, "0xffff", True), (16, "+0xffff", True), (16, "0x10000", False),
+    (16, "-0x8000", True), (16, "-0x8001", False), (8, "0b11111111", True),
+    (8, "0b100000000", False), (8, "128", False), (8, "-128", True), (8, "127", True),
+])
+def test_decimal_literals_are_signed_and_patterns_unsigned(bits: int, value: str,
+                                                           ok: bool) -> None:
+    text = f".data\nz: 0\nx: {value}\n.code\nhalt\n"
+    if ok:
+        assert assemble(text, bits=bits).state.memory[1] == int(value, 0) % (1 << bits)
+    else:
+        with pytest.raises(InputError, match=f"<string>:3: value .* out of range for "
+                           f"bits={bits}"):
+            assemble(text, bits=bits)
+
+
+def test_a_decimal_out_of_the_signed_range_names_the_range() -> None:
+    with pytest.raises(InputError) as e:
+        assemble(".data\nx: 40000\n.code\nhalt\n")
+    assert e.value.reason == ("value 40000 out of range for bits=16: need -32768 to 32767 "
+                              "(or a bit pattern in hex or binary, up to 0xffff)")
+    with pytest.raises(InputError) as e:
+        assemble(".data\nx: 0x10000\n.code\nhalt\n")
+    assert e.value.reason == "value 0x10000 out of range for bits=16: need a bit pattern up to " \
+        "0xffff"
+
+
+@pytest.mark.parametrize("name", ["words", "bits", "slots"])
+def test_size_directive_and_option_in_conflict(name: str) -> None:
+    text = ".size words=8 bits=8 slots=4\n.data\nz: 0\nn: 10\n.code\nhalt\n"
+    other = {"words": 16, "bits": 4, "slots": 8}[name]
+    file = {"words": 8, "bits": 8, "slots": 4}[name]
+    with pytest.raises(InputError) as e:
+        assemble(text, path="p.sq", **{name: other})
+    assert (e.value.path, e.value.line) == ("p.sq", 1)
+    assert e.value.reason.startswith(f".size {name}={file} conflicts with {name}={other} "
+                                     "from the options")
+    same = assemble(text, **{name: file})  # the same value twice is no conflict
+    assert same.size == MachineSize(8, 8, 4) and same.state.memory[1] == 10
+
+
+def test_unused_slots_hold_a_halt_on_the_zero_word() -> None:
+    # x is word 0 and not zero: the old filler subleq 0, 0, self would have cleared it
+    p = assemble(".data\nx: 7\nz: 0\n.code\nsubleq z, z\n")
+    assert p.size.slots == 2 and p.zero == 1
+    assert p.state.code == ((1, 1, 1), (1, 1, 1))
+    result = run(p.state, p.size, 100)
+    assert result.halted and result.state.memory == p.state.memory
+    # no zero word declared: the lowest undeclared word, counted in the memory size
+    q = assemble(".data\nx: 7\ny: 5\n.code\nsubleq x, y\nsubleq x, y\nsubleq x, y\n")
+    assert q.zero == 2 and q.state.code[3] == (2, 2, 3) and q.size.words == 4
+    done = run(q.state, q.size, 100)
+    assert done.halted and done.state.memory[0] == 7 and done.state.pc == 3
+    text = disassemble(q)
+    assert "; slots 3 to 3 are unused: the assembler fills them with halt (subleq 2, 2, self)" \
+        in text.splitlines()
+    assert assemble(text).state == q.state
+
+
+def test_unused_slots_with_no_free_zero_word_are_refused() -> None:
+    with pytest.raises(InputError) as e:
+        assemble(".size words=2\n.data\nx: 7\ny: 5\n.code\nsubleq x, y\nsubleq x, y\n"
+                 "subleq x, y\n")
+    assert e.value.line == 8  # the last instruction
+    assert e.value.reason == ("the unused slots 3 to 3 need a word that stays 0 for their halt "
+                              "and none is free in words=2: declare a zero word")
 
 
 def test_sections_continue_and_labels_stack() -> None:
@@ -99,7 +169,9 @@ def test_halt_allocates_hidden_zero_word() -> None:
 def test_sizes_from_options_directive_and_default() -> None:
     text = ".size words=16 slots=8 bits=12\n.data\nx: 1\n.code\nhalt\n"
     assert assemble(text).size == MachineSize(words=16, bits=12, slots=8)
-    assert assemble(text, words=32, bits=8).size == MachineSize(words=32, bits=8, slots=8)
+    assert assemble(text, words=16, bits=12).size == MachineSize(words=16, bits=12, slots=8)
+    assert assemble(".data\nx: 1\n.code\nhalt\n", words=32, bits=8).size == \
+        MachineSize(words=32, bits=8, slots=2)
     assert assemble(".code\nhalt\n").size == MachineSize(words=2, bits=16, slots=2)
 
 
@@ -121,7 +193,7 @@ MALFORMED = [
     (
         ".data\nx: 65536\n.code\nhalt\n",
         2,
-        "value 65536 out of range for bits=16: need -32768 to 65535",
+        "value 65536 out of range for bits=16: need -32768 to 32767",
     ),
     (".data\nx: -32769\n.code\nhalt\n", 2, "value -32769 out of range"),
     (".size bits=8\n.data\nx: 256\n.code\nhalt\n", 3, "out of range for bits=8"),

@@ -16,7 +16,7 @@ from verify.interval import IBool, Interval, Tracker
 from verify.obligation import Obligation
 from verify.result import Counterexample, Result, Verdict
 
-from .solvers import SOLVERS, Decision, require_cvc5, solvers_for, tally
+from .solvers import Decision, require_extras, solvers_for, tally
 
 Progress = Callable[[int, int], None]
 METHODS = ("auto", "exhaustive", "smt", "cvc5", "sampled", "factorised")
@@ -26,9 +26,11 @@ METHODS = ("auto", "exhaustive", "smt", "cvc5", "sampled", "factorised")
 class Options:
     """How to check: method, per-obligation timeout, limits, progress callback, SMT solver.
 
-    ``solver`` decides every SMT query of every engine (z3 or cvc5; method ``cvc5`` is method
-    ``smt`` with solver cvc5); ``cross_check`` asks both solvers every query and fails with
-    :class:`InternalError` when they contradict each other (see :mod:`verify.methods.solvers`).
+    ``solver`` decides every SMT query of every engine (z3, cvc5 or bitwuzla; method ``cvc5`` is
+    method ``smt`` with solver cvc5); ``cross_check`` asks a second solver every query too (z3
+    for any other solver; for z3, bitwuzla over bit-vectors and cvc5 over the integers), and
+    ``cross_check_with`` names the two solvers instead. Two solvers that contradict each other
+    are an :class:`InternalError` (see :mod:`verify.methods.solvers`).
     """
 
     method: str = "auto"
@@ -39,21 +41,26 @@ class Options:
     progress: Progress | None = None
     solver: str = "z3"
     cross_check: bool = False
+    cross_check_with: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ParameterError("method", self.method, f"one of {', '.join(METHODS)}")
         if not self.timeout > 0:
             raise ParameterError("timeout", self.timeout, "a positive number of seconds")
-        if self.solver not in SOLVERS:
-            raise ParameterError("solver", self.solver, f"one of {', '.join(SOLVERS)}")
-        if "cvc5" in self.solvers:
-            require_cvc5()
+        if self.method == "cvc5" and self.solver not in ("z3", "cvc5"):  # z3: the default
+            raise ParameterError("solver", self.solver, "cvc5 (or none) with method cvc5")
+        if self.method == "cvc5" and self.cross_check_with[:1] not in ((), ("cvc5",)):
+            raise ParameterError("cross_check_with", ",".join(self.cross_check_with),
+                                 "cvc5 first with method cvc5")
+        require_extras(self.solvers)
 
     @property
     def solvers(self) -> tuple[str, ...]:
-        """The solvers every SMT query goes to, primary first."""
-        return solvers_for("cvc5" if self.method == "cvc5" else self.solver, self.cross_check)
+        """The solvers every SMT query goes to, primary first (see
+        :func:`~verify.methods.solvers.solvers_for`)."""
+        return solvers_for("cvc5" if self.method == "cvc5" else self.solver, self.cross_check,
+                           self.cross_check_with)
 
 
 # --------------------------------------------------------------------------- replay

@@ -113,8 +113,7 @@ def casesplit(ob: Obligation, control: tuple[str, ...], opts: Options = Options(
     for rng in ranges:
         n_cases *= len(rng)
     # Each case asks every solver in turn (two under cross-check), each with the time left.
-    solvers = 2 if opts.cross_check else 1
-    deadline = t0 + opts.timeout * max(1, len(ranges)) * solvers
+    deadline = t0 + opts.timeout * max(1, len(ranges)) * len(opts.solvers)
     for combo in itertools.product(*ranges):
         values = dict(zip(control, combo))
         net, dead = _reduced(ob.network, values, rest_dom.names, box)

@@ -27,7 +27,7 @@ from .casesplit import casesplit
 from .exhaustive import exhaustive
 from .piecewise import check_1d
 from .smt import smt_bv
-from .solvers import decide
+from .solvers import decide, resolve
 
 ENUMERATE_LIMIT = 1 << 16
 BOX_TIMEOUT = 10.0  # seconds for the box check before deciding a group over real inputs
@@ -450,7 +450,7 @@ def _factorised(ob: Obligation, opts: Options) -> Result:
     if verdict is Verdict.PROVED:
         return finish(ob, Verdict.PROVED, "factorised", total, total, t0,
                       "affine identities (sympy), reduced network, spec lemma "
-                      f"({'+'.join(opts.solvers)} "
+                      f"({'+'.join(resolve(opts.solvers, info != 'integers'))} "
                       f"{'integers' if info == 'integers' else 'bit-vectors'})",
                       forms=sorted(forms_used), groups=len(groups), subchecks=sub_methods,
                       identities=ids.count, bv_width=info)

@@ -1,5 +1,6 @@
-"""The smt method: one query to the solver (z3, cvc5 or both) for an input of the domain where
-some output differs from the spec, over the integers or over bit-vectors that cannot wrap."""
+"""The smt method: one query to the solver (z3, cvc5, bitwuzla, or two of them) for an input of
+the domain where some output differs from the spec, over the integers or bit-vectors that cannot
+wrap."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ from .solvers import Decision, decide
 
 
 def smt(ob: Obligation, opts: Options = Options()) -> Result:
-    """Ask the solver (z3, cvc5 or both) for an input of the domain where some output differs
-    from the spec.
+    """Ask the solver (z3 or cvc5, or two solvers) for an input of the domain where some output
+    differs from the spec.
 
     Integers throughout, ReLU as ``If(x > 0, x, 0)``; a fresh context and a timeout per
     obligation. ``unsat`` is a proof, ``sat`` a counterexample (each solver's model replayed),
-    anything else unknown.
+    anything else unknown. bitwuzla has no integer theory: it answers unknown here (use
+    :func:`smt_bv`).
     """
     import z3
 

@@ -14,8 +14,14 @@ from typing import Any
 
 from verify.errors import InternalError, LoopmlpError, ParameterError
 
-SOLVERS = ("z3", "cvc5")
+SOLVERS = ("z3", "cvc5", "bitwuzla")
+SECOND = "second"
+"""In a list of solvers: the best second solver for each query's logic, chosen when the query is
+asked (:func:`resolve`): bitwuzla for bit-vectors when it is installed, else cvc5; cvc5 for
+integers (bitwuzla has no integer theory)."""
 CVC5_EXTRA = "pip install 'loopmlp[cvc5]'"
+BITWUZLA_EXTRA = "pip install 'loopmlp[bitwuzla]'"
+NO_INTEGERS = "no integer theory (bitwuzla decides bit-vector queries only)"
 
 
 class MissingExtraError(LoopmlpError):
@@ -30,6 +36,24 @@ def require_cvc5() -> None:
         raise MissingExtraError(
             f"cvc5 is not installed; it is needed for --method cvc5, --solver cvc5 and "
             f"--cross-check: {CVC5_EXTRA}") from None
+
+
+def has_bitwuzla() -> bool:
+    """Whether the bitwuzla extra is installed."""
+    try:
+        import bitwuzla  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def require_bitwuzla() -> None:
+    """Raise :class:`MissingExtraError` (one line, naming the extra) when bitwuzla is not
+    installed."""
+    if not has_bitwuzla():
+        raise MissingExtraError(
+            f"bitwuzla is not installed; it is needed for --solver bitwuzla and "
+            f"--cross-check-with ...bitwuzla: {BITWUZLA_EXTRA}")
 
 
 @dataclass(frozen=True)
@@ -109,13 +133,41 @@ def tally(decisions: Sequence[Decision]) -> dict[str, dict[str, Any]]:
 
 
 # --------------------------------------------------------------------------- deciding
-def solvers_for(solver: str, cross_check: bool) -> tuple[str, ...]:
-    """The solvers to ask, primary first: the chosen one, then the other under cross-check."""
-    if solver not in SOLVERS:
-        raise ParameterError("solver", solver, f"one of {', '.join(SOLVERS)}")
+def solvers_for(solver: str, cross_check: bool,
+                pair: Sequence[str] = ()) -> tuple[str, ...]:
+    """The solvers to ask, primary first.
+
+    ``pair`` (two distinct solvers) is asked as given. Else, without ``cross_check``, only
+    ``solver``; with it, ``solver`` and then z3, or for z3 itself :data:`SECOND` (the best second
+    solver for each query's logic).
+    """
+    for name in (solver, *pair):
+        if name not in SOLVERS:
+            raise ParameterError("solver", name, f"one of {', '.join(SOLVERS)}")
+    if pair:
+        if len(pair) != 2 or pair[0] == pair[1]:
+            raise ParameterError("cross_check_with", ",".join(pair),
+                                 f"two different solvers of {', '.join(SOLVERS)}")
+        return tuple(pair)
     if not cross_check:
         return (solver,)
-    return (solver,) + tuple(s for s in SOLVERS if s != solver)
+    return (solver, SECOND if solver == "z3" else "z3")
+
+
+def require_extras(solvers: Sequence[str]) -> None:
+    """Raise :class:`MissingExtraError` when a solver of ``solvers`` is not installed
+    (:data:`SECOND` needs cvc5, the only second solver for integer queries)."""
+    if "cvc5" in solvers or SECOND in solvers:
+        require_cvc5()
+    if "bitwuzla" in solvers:
+        require_bitwuzla()
+
+
+def resolve(solvers: Sequence[str], bit_vectors: bool) -> tuple[str, ...]:
+    """``solvers`` with :data:`SECOND` replaced by the solver it stands for in a query over
+    bit-vectors (``bit_vectors``) or over the integers."""
+    second = "bitwuzla" if bit_vectors and has_bitwuzla() else "cvc5"
+    return tuple(second if s == SECOND else s for s in solvers)
 
 
 def decide(assertions: Sequence[Any], variables: Mapping[str, Any], *, what: str,
@@ -125,29 +177,69 @@ def decide(assertions: Sequence[Any], variables: Mapping[str, Any], *, what: str
     ``variables`` maps names to the z3 constants (Int or BitVec) whose values a ``sat`` model
     must give: integers as they are, bit-vectors read as signed (the callers choose widths in
     which nothing wraps, so a signed reading is the integer). ``timeout`` is in seconds, per
-    solver. ``what`` names the query in every message.
+    solver. ``what`` names the query in every message. A query is over bit-vectors when every
+    variable is one; bitwuzla answers any other query ``unknown`` (:data:`NO_INTEGERS`).
     """
     import z3
 
     if not assertions:
         raise InternalError(f"{what}: a query with no assertions")
+    bit_vectors = bool(variables) and all(z3.is_bv(v) for v in variables.values())
+    solvers = resolve(solvers, bit_vectors)
     ctx = assertions[0].ctx
     solver = z3.Solver(ctx=ctx)
     solver.add(*assertions)
-    # The text is taken before any check: z3 appends its own bookkeeping afterwards.
-    text = solver.sexpr() if "cvc5" in solvers else ""
+    text = _smtlib(assertions) if set(solvers) - {"z3"} else ""
     answers: list[Answer] = []
     for name in solvers:
         if name == "z3":
             answers.append(_z3(solver, variables, timeout))
         elif name == "cvc5":
             answers.append(_cvc5(text, variables, timeout))
+        elif name == "bitwuzla":
+            answers.append(_bitwuzla(text, variables, timeout) if bit_vectors
+                           else Answer("bitwuzla", "unknown", 0.0, NO_INTEGERS))
         else:
             raise ParameterError("solver", name, f"one of {', '.join(SOLVERS)}")
     decision = Decision(what, _combine(what, answers), tuple(answers))
     for log in _LOGS.get():
         log.append(decision)
     return decision
+
+
+def _smtlib(assertions: Sequence[Any]) -> str:
+    """The assertions as SMT-LIB 2 text (declarations, then one ``assert`` each).
+
+    z3 prints ``(or x)`` for a disjunction of one term, which SMT-LIB does not allow (``or`` and
+    ``and`` take two or more) and bitwuzla refuses; such a node is replaced by its one argument,
+    which is the same formula. Nothing else is changed.
+    """
+    import z3
+
+    done: dict[int, Any] = {}
+    for root in assertions:
+        stack = [root]
+        while stack:  # post-order, iteratively: the terms of a wide word are deep
+            e = stack[-1]
+            if e.get_id() in done:
+                stack.pop()
+                continue
+            kids = [e.arg(i) for i in range(e.num_args())] if z3.is_app(e) else []
+            todo = [k for k in kids if k.get_id() not in done]
+            if todo:
+                stack.extend(todo)
+                continue
+            stack.pop()
+            new = [done[k.get_id()] for k in kids]
+            if (z3.is_or(e) or z3.is_and(e)) and len(new) == 1:
+                done[e.get_id()] = new[0]
+            elif any(n is not k for n, k in zip(new, kids)):
+                done[e.get_id()] = e.decl()(*new)
+            else:
+                done[e.get_id()] = e
+    solver = z3.Solver(ctx=assertions[0].ctx)
+    solver.add(*[done[a.get_id()] for a in assertions])
+    return solver.sexpr()
 
 
 def _combine(what: str, answers: Sequence[Answer]) -> str:
@@ -239,9 +331,7 @@ def _cvc5(text: str, variables: Mapping[str, Any], timeout: float) -> Answer:
                 continue
             val = parsed.solver.getValue(term)
             if z3.is_bv(v):
-                width = int(v.size())
-                raw = int(val.getBitVectorValue(2), 2)
-                model[n] = raw - (1 << width) if raw >> (width - 1) else raw
+                model[n] = _signed(int(val.getBitVectorValue(2), 2), int(v.size()))
             else:
                 model[n] = int(val.getIntegerValue())
         return Answer("cvc5", "sat", seconds, model=model)
@@ -249,3 +339,44 @@ def _cvc5(text: str, variables: Mapping[str, Any], timeout: float) -> Answer:
     if why in ("timeout", "resourceout"):
         why = _timeout_why(timeout)
     return Answer("cvc5", "unknown", seconds, why or "unknown")
+
+
+def _signed(raw: int, width: int) -> int:
+    """A bit-vector's unsigned value read as two's complement."""
+    return raw - (1 << width) if raw >> (width - 1) else raw
+
+
+def _bitwuzla(text: str, variables: Mapping[str, Any], timeout: float) -> Answer:
+    """The SMT-LIB ``text`` read by bitwuzla's own parser into a fresh bitwuzla instance with
+    ``time-limit-per`` as its timeout; a bit-vector query only."""
+    require_bitwuzla()
+    import bitwuzla
+
+    t0 = time.perf_counter()
+    options = bitwuzla.Options()
+    options.set(bitwuzla.Option.PRODUCE_MODELS, True)
+    options.set(bitwuzla.Option.TIME_LIMIT_PER, max(1, int(timeout * 1000)))
+    try:
+        parser = bitwuzla.Parser(bitwuzla.TermManager(), options)
+        parser.parse(text, True, False)  # parse only, from the string
+        solver = parser.bitwuzla()
+        result = solver.check_sat()
+    except bitwuzla.BitwuzlaException as e:
+        return Answer("bitwuzla", "unknown", time.perf_counter() - t0,
+                      f"bitwuzla could not decide the formula ({str(e).splitlines()[0][:200]})")
+    seconds = time.perf_counter() - t0
+    if result == bitwuzla.Result.UNSAT:
+        return Answer("bitwuzla", "unsat", seconds)
+    if result == bitwuzla.Result.SAT:
+        # Quoted symbols keep their bars in bitwuzla's names: |MEM[3].bit[5]|.
+        declared = {f.symbol().strip("|"): f for f in parser.get_declared_funs()}
+        model = {}
+        for n, v in variables.items():
+            term = declared.get(v.decl().name())
+            # Not in the formula: any value satisfies it, take z3's default.
+            model[n] = 0 if term is None else _signed(
+                int(solver.get_value(term).value(2), 2), int(v.size()))
+        return Answer("bitwuzla", "sat", seconds, model=model)
+    # The only limit set is the time limit, so an unknown is that limit unless it came early.
+    why = _timeout_why(timeout) if seconds >= 0.5 * timeout else "unknown (no reason given)"
+    return Answer("bitwuzla", "unknown", seconds, why)

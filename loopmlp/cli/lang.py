@@ -11,18 +11,27 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import IO, Any
 
-from loopmlp.cli.common import EXIT_CODES, EXIT_OK, EXIT_REFUTED, verdict_exit
+from constructions.fwp.io import load, save
+from constructions.fwp.languages import LANGUAGES, Dfa, from_dfa, language
+from constructions.fwp.models import init_state, step
+from constructions.fwp.srwm import srwm_dfa
+from proofs.fwp import construction, constructions, dfa_all_lengths
+from proofs.fwp_checks import upto_result
 from verify.errors import LoopmlpError
+from verify.files import read_text
+from verify.real import ops
+from verify.real.numbers import ARB
 from verify.result import Verdict
 
+from .common import EXIT_OK, EXIT_REFUTED, command, verdict_exit
 
-def add_commands(sub: Any) -> None:
-    """Register ``lang`` and its subcommands."""
-    p = sub.add_parser("lang", help="fast weight programmers on formal languages",
-                       description=__doc__, epilog=EXIT_CODES,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """``lang`` and its subcommands ``list``, ``run``, ``check``, ``dfa`` and ``save``."""
+    command(p, description=__doc__)
     ls = p.add_subparsers(dest="lang_command", required=True, parser_class=type(p))
 
     q = ls.add_parser("list", help="the constructions and the languages")
@@ -61,10 +70,6 @@ def add_commands(sub: Any) -> None:
 
 def cmd_list(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     """One line per construction, then the languages."""
-    from constructions.fwp.languages import LANGUAGES
-
-    from .fwp import construction, constructions
-
     for name in constructions():
         m, lang = construction(name)
         print(f"{name:16} {'+'.join(m.kinds):10} {lang.name:12} width {m.d}", file=out)
@@ -74,12 +79,6 @@ def cmd_list(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 
 def run_string(construction_name: str, text: str) -> dict[str, Any]:
     """Every prefix of ``text`` through a construction in arb: target, decision, margin."""
-    from constructions.fwp.models import init_state, step
-    from verify.real import ops
-    from verify.real.numbers import ARB
-
-    from .fwp import construction
-
     model, lang = construction(construction_name)
     tokens = lang.encode(text)
     targets = lang.targets(tokens)
@@ -126,11 +125,6 @@ def _ints(option: str, text: str | None) -> list[int] | None:
 def check_file(path: str, kinds: list[str], language_name: str, max_length: int,
                heads: list[int] | None = None, ln_eps: float = 1e-5) -> dict[str, Any]:
     """``lang check`` as a library call: the verdict document."""
-    from constructions.fwp.io import load
-    from constructions.fwp.languages import language
-
-    from .fwp_checks import upto_result
-
     if not 0 <= max_length <= 10_000:
         raise LoopmlpError(f"--max-length {max_length}: need 0..10000")
     if not 0 < ln_eps < 1:
@@ -173,13 +167,6 @@ def cmd_check(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 
 def prove_dfa_file(path: str, max_length: int) -> dict[str, Any]:
     """Compile a DFA file to an SRWM, then prove it up to ``max_length`` and for every length."""
-    from constructions.fwp.languages import Dfa, from_dfa
-    from constructions.fwp.srwm import srwm_dfa
-    from verify.files import read_text
-
-    from .fwp import dfa_all_lengths
-    from .fwp_checks import upto_result
-
     if not 0 <= max_length <= 30:
         raise LoopmlpError(f"--max-length {max_length}: need 0..30")
     name, text = read_text(path, 1 << 20)
@@ -211,12 +198,6 @@ def cmd_dfa(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 
 
 def cmd_save(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
-    from pathlib import Path
-
-    from constructions.fwp.io import save
-
-    from .fwp import construction
-
     model, _ = construction(args.construction)
     if Path(args.output).exists() and not args.force:
         raise LoopmlpError(f"{args.output}: already exists; pass --force to overwrite it")
