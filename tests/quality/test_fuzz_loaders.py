@@ -39,6 +39,7 @@ from hypothesis import strategies as st
 
 import constructions.machine.limits
 import loopmlp.cli.run
+from constructions.fwp import io as fwp_io
 from constructions.machine import asm, giannou
 from loopmlp.cli import main
 from loopmlp.cli.replay import parse_at, point_of
@@ -82,6 +83,7 @@ LOADERS: list[tuple[str, Callable[[Path], Any]]] = [
     ("giannou.read(memory)", lambda p: giannou.read(_GIANNOU_CMDS, p)),
     *([("onnx_io.load", lambda p: _onnx_load(str(p)))] if find_spec("onnx") else []),
     ("looped_transformer.npz_io.load", lambda p: _npz_load(p)),
+    ("fwp.io.load", lambda p: fwp_io.load(p, ["lt"], ("(", ")"), [2])),
 ]
 
 def _npz_load(p: Path) -> Any:
