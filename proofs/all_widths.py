@@ -19,6 +19,7 @@ from constructions.gadgets import (
     make_add,
     make_branch,
     make_compare,
+    make_compare_branch,
     make_flag,
     make_increment,
     make_match,
@@ -772,6 +773,12 @@ class Write(Family):
 
 
 # ---- compare, flag, branch
+def _zero(acc: Num, wv: Num) -> Any:
+    """The induction invariant of ``compare/zero``: the weighted count ``acc`` of the bits of a
+    prefix whose value is ``wv`` is 0 exactly when ``wv`` is 0, and at most -1 otherwise."""
+    return z3.Or(z3.And(wv == 0, acc == 0), z3.And(wv >= 1, acc <= -1))
+
+
 @dataclass(frozen=True)
 class Compare(Family):
     """``Z = ReLU(z_bias + sum_t z R_t)``, ``P = ReLU(p R_(N-1))``,
@@ -801,8 +808,7 @@ class Compare(Family):
         return {"R": tuple(bit_names("R", sizes["bits"]))}
 
     def lemmas(self) -> list[Lemma]:
-        def zero(acc: Num, wv: Num) -> Any:
-            return z3.Or(z3.And(wv == 0, acc == 0), z3.And(wv >= 1, acc <= -1))
+        zero = _zero
 
         def ones(s: Scope) -> list[Claim]:
             w, acc, wv, b = s.power("W"), s.int("acc"), s.int("wv"), s.bit("b")
@@ -990,6 +996,73 @@ class Branch(Family):
                       uses=("word/bit",))]
 
 
+@dataclass(frozen=True)
+class CompareBranch(Family):
+    """``Z = ReLU(1 - sum_t R_t)``, ``P = ReLU(R_(N-1))`` and copies of C and PC1;
+    ``BG = ReLU(gc C_i + gf (P + Z) + gb)``, ``BH = ReLU(hp PC1_i + hf (P + Z) + hb)``;
+    ``PC'_i = ReLU(BG + BH)``: the compare's flag folded into the branch's units."""
+
+    compare: Compare = field(default_factory=lambda: Compare("compare"))
+    g: tuple[int, int, int] = (1, 1, -1)
+    h: tuple[int, int, int] = (1, -1, 0)
+    widths: tuple[int, ...] = (*range(2, 17), 32, 64, MOST_BITS)
+    pc_widths: tuple[int, ...] = (1, 2, 3, 4, 6, 8, 16, 64)
+
+    def template(self, sizes: Mapping[str, int]) -> Network:
+        n, k = sizes["bits"], sizes["pc"]
+        rs, cs, ns = bit_names("R", n), bit_names("C", k), bit_names("PC1", k)
+        c = self.compare
+        first = [("CB.Z", {r: c.z for r in rs}, c.z_bias), ("CB.P", {rs[-1]: c.p}, 0)]
+        first += [(x, {x: 1}, 0) for x in cs + ns]
+        second, third = [], []
+        for i in range(k):
+            second += [(f"CB.BG[{i}]", {cs[i]: self.g[0], "CB.P": self.g[1], "CB.Z": self.g[1]},
+                        self.g[2]),
+                       (f"CB.BH[{i}]", {ns[i]: self.h[0], "CB.P": self.h[1], "CB.Z": self.h[1]},
+                        self.h[2])]
+            third.append((f"PC'.bit[{i}]", {f"CB.BG[{i}]": 1, f"CB.BH[{i}]": 1}, 0))
+        return _network(f"cmpbranch-template[bits={n},pc={k}]", [*rs, *cs, *ns],
+                        [first, second, third])
+
+    def gadget(self, sizes: Mapping[str, int]) -> Gadget:
+        return make_compare_branch(sizes["bits"], sizes["pc"])
+
+    def registered(self) -> list[dict[str, int]]:
+        return [{"bits": n, "pc": k} for n in self.widths for k in self.pc_widths]
+
+    def words(self, sizes: Mapping[str, int]) -> dict[str, tuple[str, ...]]:
+        return {"R": tuple(bit_names("R", sizes["bits"])),
+                **{w: tuple(bit_names(w, sizes["pc"])) for w in ("C", "PC1")}}
+
+    def lemmas(self) -> list[Lemma]:
+        c = self.compare
+
+        def select(s: Scope) -> list[Claim]:
+            h, low, acc, sb = s.power("H"), s.int("L"), s.int("acc"), s.bit("s")
+            cb, pb = s.bit("c"), s.bit("p")
+            r = low + ite(sb == 1, h, 0)
+            flag = relu(c.z_bias + acc + c.z * sb) + relu(c.p * sb)
+            bg = relu(self.g[0] * cb + self.g[1] * flag + self.g[2])
+            bh = relu(self.h[0] * pb + self.h[1] * flag + self.h[2])
+            signed = ite(r >= h, r - 2 * h, r)
+            hyp = (h >= 2, low >= 0, low <= h - 1, _zero(acc, low))
+            return [Claim("", hyp, relu(bg + bh) == ite(signed <= 0, cb, pb))]
+
+        def select_cx(m: Mapping[str, int]) -> Candidate:
+            n = log2(m["H"]) + 1
+            return Candidate({"bits": n, "pc": 1},
+                             {**_bits_of("R", m["L"] + m["s"] * m["H"], n),
+                              "C.bit[0]": m["c"], "PC1.bit[0]": m["p"]})
+
+        zero = next(lm for lm in c.lemmas() if lm.name == "compare/zero")
+        return [WORD_RANGE, DIVISION, WORD_BIT, zero,
+                Lemma("cmpbranch/bit", "PC'_i = C_i if signed(R) <= 0 else PC1_i at every "
+                      "bit i, for every N >= 2: the flag P + Z of R = L + 2^(N-1) R_(N-1), "
+                      "0 <= L < 2^(N-1), read by the AND and AND-NOT units (then bit i of the "
+                      "selected word, word/bit)", select, select_cx,
+                      uses=("compare/zero", "word/range", "word/bit"))]
+
+
 _RW_SIZES = tuple((w, b) for w in (2, 4, 8, 16) for b in (*range(1, 17), 32, 64)) + ((256, 16),)
 MATCH = Match("match")
 READ = Read("read", sizes_list=_RW_SIZES)
@@ -997,8 +1070,9 @@ WRITE = Write("write", sizes_list=_RW_SIZES)
 COMPARE = Compare("compare")
 FLAG = Flag("flag")
 BRANCH = Branch("branch")
+COMPARE_BRANCH = CompareBranch("cmpbranch")
 FAMILIES: tuple[Family, ...] = (MATCH, READ, WRITE, SUBTRACT, ADD, COMPARE, INCREMENT, BRANCH,
-                                FLAG)
+                                FLAG, COMPARE_BRANCH)
 """Every gadget family, as the template its proofs are about."""
 
 

@@ -34,7 +34,7 @@ from verify.errors import InternalError
 from verify.fold import fold_all, fold_obligation
 from verify.interval import Interval, Tracker
 from verify.layout import Layout
-from verify.methods import Options, check
+from verify.methods import Options, memo
 from verify.methods.solvers import decide
 from verify.network import Layer, Network
 from verify.obligation import Obligation
@@ -298,15 +298,26 @@ def contracts_entry(size: MachineSize) -> Entry:
 
 # --------------------------------------------------------------------------- compositional
 def gadget_obligations(comp: Computer) -> list[Obligation]:
-    """The distinct gadget obligations the computer relies on, at its sizes."""
-    seen: dict[str, Obligation] = {}
+    """The distinct gadget obligations the computer relies on, at its sizes: two placements
+    share one obligation only when its network has the same content (name and weights)."""
+    seen: dict[tuple[str, str], Obligation] = {}
     for p in comp.placements:
         ob = p.gadget.obligation()
-        seen.setdefault(ob.name, ob)
+        seen.setdefault((ob.name, memo.network_digest(ob)), ob)
     return list(seen.values())
 
 
 def compositional_entry(profile: str, size: MachineSize, slow: bool = False) -> Entry:
+    """One SUBLEQ step of ``profile`` at ``size`` from three premises: the structure (every
+    layer is gadget blocks renamed, copies or identities), the contracts (the gadgets'
+    word-level contracts compose to the step) and every gadget obligation at the sizes used.
+
+    The read and write gadgets (fetch, read a, read b, write) at many words are proved by the
+    decoder method, for every address at once (see :func:`proofs.gadgets._entry` and
+    docs/decoder.md). A gadget obligation with the same content (name and every weight)
+    proved earlier in the same ``prove`` run is not proved again
+    (:func:`verify.methods.memo.checked`).
+    """
     name = f"computer/{profile}/step/compositional{_tag(size)}"
 
     def run(opts: Options) -> Result:
@@ -318,17 +329,20 @@ def compositional_entry(profile: str, size: MachineSize, slow: bool = False) -> 
                       "; ".join(problems[:2]) or "exact"))
         verdict, _ = contracts_check(size, opts.timeout, opts.solvers)
         parts.append(("contracts", verdict, verdict.label))
+        reused = 0
         for ob in gadget_obligations(comp):
-            r = check(ob, replace(opts, method="auto", progress=None))
+            # Proved earlier in the same prove run (same content): not proved again.
+            r = memo.checked(ob, replace(opts, method="auto", progress=None))
+            reused += bool(r.details.get("reused"))
             parts.append((ob.name, r.verdict, f"{r.method} {r.reason}"))
         verdict = min(v for _, v, _ in parts)
         weak = [f"{n}: {v.name} ({why})" for n, v, why in parts if v is not Verdict.PROVED]
         reason = "; ".join(weak) if weak else (
             f"structure exact, contracts compose to the SUBLEQ step, {len(parts) - 2} gadget "
-            "obligations proved")
+            f"obligations proved ({reused} of them earlier in this run)")
         return Result(name, verdict, "compositional", 1 if verdict is Verdict.PROVED else 0, 1,
                       time.perf_counter() - t0, reason, None,
-                      {"premises": {n: v.label for n, v, _ in parts}})
+                      {"premises": {n: v.label for n, v, _ in parts}, "reused": reused})
 
     return Entry(name, run, slow)
 

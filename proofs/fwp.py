@@ -4,10 +4,13 @@ string up to a length and for every length, plus two negative results.
 Names: ``fwp/<model>/<language>/upto[L]`` (every valid string up to length L, every prefix decided
 with a certified margin), ``fwp/<model>/<language>/all-lengths`` (an inductive invariant),
 ``fwp/recdelta/parity/bound`` (the largest length proved for the leaky construction),
-``fwp/lt/reset-dyck1/no-one-layer`` and ``fwp/deltanet/spectrum[n=2..4]``.
+``fwp/ltdelta/reset-dyck1/bound`` (the latch's proved length), ``fwp/lt/reset-dyck1/no-one-layer``,
+``fwp/lt/parity/no-one-layer``, ``fwp/deltanet/spectrum[n=2..4]`` and
+``fwp/deltanet/spectrum[n=any]``.
 
-The all-lengths claim of Recurrent Delta parity is refuted by a certified witness; it and the
-long-running sizes are marked slow, so the default ``loopmlp prove`` stays fast and all-proved.
+The all-lengths claims of Recurrent Delta parity and of the LT + DeltaNet latch are refuted by
+certified witnesses; they and the long-running sizes are marked slow, so the default
+``loopmlp prove`` stays fast and all-proved.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from constructions.fwp import counters, recdelta, srwm
+from constructions.fwp import counters, ltdelta, recdelta, srwm
 from constructions.fwp.languages import (
     AA_DFA,
     ABAB_DFA,
@@ -32,7 +35,10 @@ from verify.result import Result, Verdict
 
 from .fwp_boxes import prove_dfa
 from .fwp_checks import StringCounterexample, counter_result, upto_result
+from .fwp_latch import prove_bound
+from .fwp_latch import refute as refute_latch
 from .fwp_leak import prove_up_to, refute
+from .fwp_symbolic import PARITY, SPECTRUM_ANY, no_one_layer_parity, spectrum_any
 from .registry import Entry
 
 
@@ -44,6 +50,7 @@ def constructions() -> dict[str, tuple[Callable[[], Model], str]]:
         "lt-anbncn": (counters.lt_anbncn, "anbncn"),
         "lt-shuffle2": (counters.lt_shuffle2, "shuffle2"),
         "recdelta-parity": (recdelta.rd_parity, "parity"),
+        "ltdelta-reset-dyck1": (ltdelta.lt_delta_reset_dyck1, "reset-dyck1"),
         "srwm-parity": (lambda: srwm.srwm_dfa(PARITY_DFA, "srwm-parity"), "parity"),
         "srwm-aa-star": (lambda: srwm.srwm_dfa(AA_DFA, "srwm-aa-star"), "aa-star"),
         "srwm-abab-star": (lambda: srwm.srwm_dfa(ABAB_DFA, "srwm-abab-star"), "abab-star"),
@@ -138,6 +145,49 @@ def _rd_all(name: str) -> Entry:
     return Entry(name, run, slow=True)
 
 
+def _latch_bound(opts: Options) -> Result:
+    """Every reset Dyck-1 string up to the length the latch induction certifies."""
+    name = "fwp/ltdelta/reset-dyck1/bound"
+    model, _ = construction("ltdelta-reset-dyck1")
+    t0 = time.perf_counter()
+    try:
+        b = prove_bound(model)
+    except LoopmlpError as e:
+        return Result(name, Verdict.UNKNOWN, "induction", 0, 1, time.perf_counter() - t0, str(e))
+    details = {"arithmetic": "arb (128 bits), exact rationals, z3", "proved_length": b.length,
+               "leak": b.leak, "min_margin": b.min_margin,
+               "first_failing_count": b.failing_count}
+    if b.length < 1:
+        return Result(name, Verdict.UNKNOWN, "induction", 0, 1, b.seconds,
+                      "the latch induction certifies no length", details=details)
+    return Result(name, Verdict.PROVED, "induction", 1, 1, b.seconds,
+                  f"every valid string of length <= {b.length} (latch induction, certified "
+                  f"margin >= {b.min_margin:.3g}); longer strings are not covered",
+                  details=details)
+
+
+def _latch_all(opts: Options) -> Result:
+    """The latch construction for every length: refuted by ``(^N 1 (`` replayed in arb."""
+    name = "fwp/ltdelta/reset-dyck1/all-lengths"
+    model, _ = construction("ltdelta-reset-dyck1")
+    t0 = time.perf_counter()
+    try:
+        b = prove_bound(model)
+        if b.failing_count is None:
+            return Result(name, Verdict.UNKNOWN, "induction", 0, 1, b.seconds,
+                          f"no failing count found up to length {b.length}")
+        w = refute_latch(model, b.failing_count)
+    except LoopmlpError as e:
+        return Result(name, Verdict.UNKNOWN, "induction", 0, 1, time.perf_counter() - t0, str(e))
+    cx = StringCounterexample(w.text, len(w.tokens), w.decision, w.target)
+    return Result(name, Verdict.REFUTED, "induction", 1, 1, time.perf_counter() - t0,
+                  f"depth 1 decided as 0: the layer-norm gap f(m + 1) - f(m) at m = "
+                  f"{b.failing_count} is below the threshold (replayed through the kernel "
+                  f"at {w.prec} bits); every string up to length {b.length} is proved", cx,
+                  {"arithmetic": f"arb ({w.prec} bits)", "opening": b.failing_count,
+                   "proved_length": b.length})
+
+
 def entries() -> list[Entry]:
     """Every obligation of the family (cheap sizes by default, big ones slow)."""
     out: list[Entry] = []
@@ -152,6 +202,10 @@ def entries() -> list[Entry]:
     out.append(_rd_bound("fwp/recdelta/parity/upto[2^20]", 2**20, slow=False))
     out.append(_rd_bound("fwp/recdelta/parity/bound", 10**20, slow=True))
     out.append(_rd_all("fwp/recdelta/parity/all-lengths"))
+    out.append(_upto("fwp/ltdelta/reset-dyck1/upto[8]", "ltdelta-reset-dyck1", 8))
+    out.append(_upto("fwp/ltdelta/reset-dyck1/upto[12]", "ltdelta-reset-dyck1", 12, slow=True))
+    out.append(Entry("fwp/ltdelta/reset-dyck1/bound", _latch_bound))
+    out.append(Entry("fwp/ltdelta/reset-dyck1/all-lengths", _latch_all, slow=True))
     for cons, lang, small, big in (("srwm-parity", "parity", 10, 14),
                                    ("srwm-aa-star", "aa-star", 60, 150),
                                    ("srwm-abab-star", "abab-star", 8, 12)):
@@ -159,7 +213,9 @@ def entries() -> list[Entry]:
         out.append(_upto(f"fwp/srwm/{lang}/upto[{big}]", cons, big, slow=True))
         out.append(_srwm_all(f"fwp/srwm/{lang}/all-lengths", cons))
     out.append(Entry("fwp/lt/reset-dyck1/no-one-layer", _no_one_layer))
+    out.append(Entry(PARITY, no_one_layer_parity))
     out.append(Entry(SPECTRUM, _spectrum))
+    out.append(Entry(SPECTRUM_ANY, spectrum_any))
     return out
 
 

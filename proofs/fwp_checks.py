@@ -242,7 +242,7 @@ def counter_all_lengths(model: Model, lang: Language,
     for mu in ((short, None) if short is not None and short > 0 else (None,)):
         ok = True
         for a in range(V):
-            state = _counts_state(model, incs, n)
+            state = counts_state(model, incs, n)
             _, logits = step(model, LINEAR, state, a)
             after = lang.step(tuple(n), a)
             target = lang.target(after)
@@ -287,7 +287,8 @@ def _short_margins(model: Model, lang: Language, length: int = 4) -> Any:
     return best
 
 
-def _counts_state(model: Model, incs: list[Any], n: list[Any]) -> tuple[Any, ...]:
+def counts_state(model: Model, incs: list[Any], n: list[Any]) -> tuple[Any, ...]:
+    """The one-layer LT state ``sum_tau n_tau inc(tau)`` over symbolic counts (z3 terms)."""
     W = np.empty(incs[0].shape, dtype=object)
     for idx in np.ndindex(W.shape):
         W[idx] = sum((LINEAR.scalar(inc[idx]) * x for inc, x in zip(incs, n)),

@@ -10,13 +10,32 @@ from verify.errors import LoopmlpError
 from .registry import Entry, of
 
 ORDER = (("match",), ("subtract", "add"), ("compare",), ("increment",), ("branch",),
-         ("read", "write"))
+         ("cmpbranch",), ("read", "write"))
 """The order of the entries: families listed together take turns width by width."""
 SLOW_WORDS = 8
 """Read and write with more memory words than this are slow."""
 
 
 def _entry(family: Family, bits: int, words: int) -> Entry:
+    """The obligation ``network == spec`` of one gadget over its whole domain.
+
+    Read and write with 16 words or more (M = 2^m words, address bits x) are proved by the
+    decoder method (:mod:`verify.methods.decoder`, docs/decoder.md), without a case per address:
+
+    1. lemma, by z3 once per m with j and x symbolic: e_j(x) = sum_i (4 bit_i(j) - 2) x_i
+       - 2 popcount(j) is 0 when x = j and <= -2 otherwise;
+    2. structure, checked on the integer weights: every first-layer unit that reads x has
+       coefficients 4 bit_i(j) - 2 for one word j and a gate g(d) (its data terms and the rest
+       of its bias) bounded by 2 on the box, hence equals [x = j] ReLU(g(d)) by the lemma;
+    3. per word, the network at address a is a slice (free units and word a's units); each
+       distinct slice up to renaming is evaluated on its whole box once and equals one input
+       (MEM[a].bit[t] for read; R.bit[t] at the address and the old bit elsewhere for write);
+    4. the selection model so obtained equals the spec: one z3 query with the address symbolic.
+
+    Steps 1, 2 and 4 and the evaluations of step 3 are machine checks; that they compose is the
+    argument of docs/decoder.md. A sat model is replayed through the exact network before it
+    is reported; a unit off the template is never proved (its addresses are checked as cases).
+    """
     return of(family.obligation_name(bits, words),
               lambda: family.make(bits, words).obligation(), slow=words > SLOW_WORDS)
 

@@ -15,13 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from verify.errors import InternalError, LoopmlpError
-from verify.methods import Options, check, replay, with_tally
+from verify.methods import Options, memo, replay, with_tally
 from verify.methods.solvers import recording
 from verify.obligation import Obligation
 from verify.result import Result, Verdict
 
-MODULES = ("proofs.kernel", "proofs.gadgets", "proofs.computer", "proofs.precision",
-           "proofs.all_widths", "proofs.giannou", "proofs.fwp")
+MODULES = ("proofs.kernel", "proofs.gadgets", "proofs.computer", "proofs.profiles",
+           "proofs.precision", "proofs.all_widths", "proofs.giannou", "proofs.fwp")
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def of(name: str, build: Callable[[], Obligation], *, slow: bool = False,
             raise LoopmlpError(f"registry: entry {name!r} built obligation {ob.name!r}")
         if method is not None and opts.method == "auto":
             opts = replace(opts, method=method)
-        return check(ob, opts)
+        return memo.checked(ob, opts)  # within a prove run, each content is checked once
 
     return Entry(name, run, slow, build)
 

@@ -26,11 +26,16 @@ class Layout:
     __slots__ = ("_index", "_names", "_owner")
 
     def __init__(self, names: Iterable[str] = (), owner: str = "input") -> None:
-        self._index: dict[str, int] = {}
-        self._names: list[str] = []
-        self._owner: list[str] = []
-        for name in names:
-            self.add(name, owner)
+        given = list(names)
+        index = {name: i for i, name in enumerate(given)}
+        if len(index) == len(given):  # no name twice: taken in one step
+            self._index, self._names, self._owner = index, given, [owner] * len(given)
+            return
+        self._index = {}
+        self._names = []
+        self._owner = []
+        for name in given:
+            self.add(name, owner)  # names the clash
 
     def add(self, name: str, owner: str = "input") -> int:
         """Give ``name`` the next index; refuse a name that is already written."""
@@ -57,7 +62,11 @@ class Layout:
 
     def indices(self, names: Iterable[str]) -> list[int]:
         """Indices of several names, in order."""
-        return [self.index(n) for n in names]
+        given = names if isinstance(names, (list, tuple)) else list(names)
+        try:
+            return list(map(self._index.__getitem__, given))
+        except KeyError:
+            return [self.index(n) for n in given]  # names the unknown coordinate
 
     def owner(self, name: str) -> str:
         """Who wrote ``name``."""

@@ -5,7 +5,7 @@ Design notes: docs/design/verify.network.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -51,8 +51,18 @@ def _as_int(value: Any, what: str) -> int:
     raise ParameterError(what, value, "an integer weight (the proof paths are exact)")
 
 
-def _fits_int64(values: Iterable[int]) -> bool:
-    return all(-INT64_LIMIT < v < INT64_LIMIT for v in values)
+def index_tuple(indices: np.ndarray, bound: int) -> tuple[int, ...]:
+    """``tuple(indices.tolist())`` for indices in ``[0, bound)``, each value one shared int
+    object: a large layer's row and column tuples then take a pointer per entry, not a fresh
+    int for each."""
+    if indices.size < 4 * bound or bound <= 257:  # small ints are shared by Python already
+        return tuple(indices.tolist())
+    pool = np.array(range(bound), dtype=object)
+    return tuple(pool[indices].tolist())
+
+
+def _fits_int64(values: Sequence[int]) -> bool:
+    return not values or (-INT64_LIMIT < min(values) and max(values) < INT64_LIMIT)
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,9 +93,10 @@ class Layer:
             raise ShapeError(
                 f"layer {self.label!r}: bias has {len(self.bias)} entries for {n_out} outputs"
             )
-        bad_r = [r for r in self.rows if not 0 <= r < n_out]
-        bad_c = [c for c in self.cols if not 0 <= c < n_in]
-        if bad_r or bad_c:
+        if self.rows and not (0 <= min(self.rows) and max(self.rows) < n_out
+                              and 0 <= min(self.cols) and max(self.cols) < n_in):
+            bad_r = [r for r in self.rows if not 0 <= r < n_out]
+            bad_c = [c for c in self.cols if not 0 <= c < n_in]
             hint = ""
             if bad_r and all(0 <= r < n_in for r in self.rows) and all(
                 0 <= c < n_out for c in self.cols
@@ -261,6 +272,9 @@ class Layer:
         Arrays are numpy object arrays of Python ints, so no bound can overflow.
         """
         n_out = len(self.outputs)
+        fast = self._bounds_int64(lo, hi)
+        if fast is not None:
+            return fast
         out_lo = np.array(self.bias, dtype=object)
         out_hi = np.array(self.bias, dtype=object)
         mag = np.array([abs(b) for b in self.bias], dtype=object)
@@ -278,6 +292,42 @@ class Layer:
                 np.add.at(target, rows, add)
         assert len(out_lo) == n_out
         return out_lo, out_hi, mag
+
+    @cached_property
+    def entries(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """``(rows, cols, vals)`` as int64 arrays, or None when a weight does not fit int64."""
+        if not self._int64_ok:
+            return None
+        return (np.array(self.rows, dtype=np.int64), np.array(self.cols, dtype=np.int64),
+                np.array(self.vals, dtype=np.int64))
+
+    def _bounds_int64(self, lo: np.ndarray, hi: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """:meth:`preactivation_bounds` in int64, where no sum of it can reach 2^62 (else
+        None): the same integers, returned as object arrays."""
+        if self.entries is None or not len(self.outputs):
+            return None
+        try:
+            lo64 = np.asarray(lo, dtype=np.int64) if len(lo) else np.zeros(0, np.int64)
+            hi64 = np.asarray(hi, dtype=np.int64) if len(hi) else np.zeros(0, np.int64)
+        except OverflowError:
+            return None
+        rows, cols, vals = self.entries
+        x = int(max(np.abs(lo64).max(initial=0), np.abs(hi64).max(initial=0)))
+        w = int(np.abs(vals).max(initial=0))
+        b = max(max(self.bias), -min(self.bias))
+        per_row = int(np.bincount(rows).max(initial=0)) if rows.size else 0
+        if w * x * per_row + b >= INT64_LIMIT:
+            return None
+        bias = np.array(self.bias, dtype=np.int64)
+        lo_c, hi_c = lo64[cols], hi64[cols]
+        pos = vals > 0
+        out_lo, out_hi = bias.copy(), bias.copy()
+        mag = np.abs(bias)
+        np.add.at(out_lo, rows, np.where(pos, vals * lo_c, vals * hi_c))
+        np.add.at(out_hi, rows, np.where(pos, vals * hi_c, vals * lo_c))
+        np.add.at(mag, rows, np.abs(vals) * np.maximum(np.abs(lo_c), np.abs(hi_c)))
+        return out_lo.astype(object), out_hi.astype(object), mag.astype(object)
 
     def apply(self, x: np.ndarray, arithmetic: str) -> np.ndarray:
         """Apply to a batch ``x`` of shape (batch, inputs) in the named exact arithmetic."""
@@ -503,6 +553,56 @@ class Network:
             zero = const(0)
             x = [z3.If(p > zero, p, zero) for p in pre] if layer.relu else pre
         return dict(zip(self.outputs.names, x))
+
+
+class DeferredNetwork(Network):
+    """A :class:`Network` whose layers are made on first use, by ``make``; what is known
+    without them (input and output coordinates, depth) is given.
+
+    For networks that are costly to form and often not needed: a folded computer's composed
+    layers, whose run evaluates them in factored form instead. The layers ``make`` returns
+    must chain from ``inputs`` to ``outputs`` with ``depth`` ReLU layers; that is checked when
+    they are made.
+    """
+
+    _make: Callable[[], tuple[Layer, ...]]
+    _known: tuple[Layout, Layout, int]
+
+    def __init__(self, make: Callable[[], tuple[Layer, ...]], name: str, inputs: Layout,
+                 outputs: Layout, depth: int) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "_make", make)
+        object.__setattr__(self, "_known", (inputs, outputs, depth))
+
+    @cached_property
+    def layers(self) -> tuple[Layer, ...]:  # type: ignore[override]
+        layers = tuple(self._make())
+        Network(layers, self.name)  # the chain check of a Network
+        inputs, outputs, depth = self._known
+        if layers[0].inputs != inputs or layers[-1].outputs != outputs or \
+                sum(layer.relu for layer in layers) != depth:
+            raise ShapeError(f"network {self.name!r}: its layers do not read, write or "
+                             f"rectify as declared")
+        return layers
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as the plain :class:`Network` of its layers (formed for it)."""
+        return (Network, (self.layers, self.name))
+
+    @property
+    def inputs(self) -> Layout:
+        """Input coordinates (known without the layers)."""
+        return self._known[0]
+
+    @property
+    def outputs(self) -> Layout:
+        """Output coordinates (known without the layers)."""
+        return self._known[1]
+
+    @property
+    def depth(self) -> int:
+        """Number of ReLU layers (known without the layers)."""
+        return self._known[2]
 
 
 class SplitEvaluator:

@@ -173,6 +173,9 @@ def wrap(x: Any, bits: int) -> Any:
             return type(x)(x.lo - (k << bits), x.hi - (k << bits), x.tracker)
         return type(x)(0, (1 << bits) - 1, x.tracker)
     if isinstance(x, np.ndarray):
+        if x.dtype.kind in "iu" and bits < 8 * x.dtype.itemsize:
+            # The low bits of two's complement: the residue, one pass cheaper than a division.
+            return np.bitwise_and(x, x.dtype.type((1 << bits) - 1))
         return np.mod(x, 1 << bits)
     return x % (1 << bits)
 
@@ -227,7 +230,10 @@ def select(values: Sequence[Any], index: Any) -> Any:
             out = ite(index == j, values[j], out)
         return out
     if isinstance(index, np.ndarray):
-        stacked = np.stack([np.broadcast_to(_batch_value(v), index.shape) for v in values])
+        # Values and index broadcast together, so a value may vary where the index does not.
+        shape = np.broadcast_shapes(index.shape, *(np.shape(v) for v in values))
+        stacked = np.stack([np.broadcast_to(_batch_value(v), shape) for v in values])
+        index = np.broadcast_to(index, shape)
         inside = (index >= 0) & (index < len(values))
         positions = np.where(inside, index, len(values) - 1).astype(np.int64)
         return np.take_along_axis(stacked, positions[None, ...], axis=0)[0]

@@ -7,6 +7,8 @@ docs/design/constructions.computer.md.
 """
 
 from .model import (
+    ALL_PROFILES,
+    DIRECT_PROFILES,
     FOLDED_PROFILES,
     PROFILES,
     Computer,
@@ -18,5 +20,6 @@ from .model import (
 )
 from .pipeline import build
 
-__all__ = ["FOLDED_PROFILES", "PROFILES", "Computer", "LayerPlan", "Placement", "build",
+__all__ = ["ALL_PROFILES", "DIRECT_PROFILES", "FOLDED_PROFILES", "PROFILES", "Computer",
+           "LayerPlan", "Placement", "build",
            "decode", "encode", "state_names"]

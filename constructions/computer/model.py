@@ -4,6 +4,7 @@ docs/design/constructions.computer.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -17,7 +18,13 @@ from verify.network import Network
 from verify.symbolic import Unit
 
 PROFILES = ("paper", "paper-minimal", "compact")
+"""The profiles assembled from proved gadgets."""
 FOLDED_PROFILES = ("compact",)
+DIRECT_PROFILES = ("three-layer", "two-layer")
+"""The profiles written straight from formulas (:mod:`.direct`), fewer ReLU layers than
+``compact``."""
+ALL_PROFILES = PROFILES + DIRECT_PROFILES
+"""Every profile :func:`constructions.computer.build` accepts."""
 
 
 def state_names(size: MachineSize) -> list[str]:
@@ -58,7 +65,9 @@ class Computer:
     For a folded profile, ``unfolded`` is the network before folding (gadget blocks and copies,
     ending in the affine decode layer), ``unfolded_plans`` its layers, ``folds`` the indices of
     its layers composed into the next one, and the placements' ``first_layer`` count its
-    layers; ``plans`` always has one entry per layer of ``network``.
+    layers; ``plans`` always has one entry per layer of ``network``. ``registers`` are
+    address registers (bit forms over some layer's inputs) of a profile written from formulas,
+    which has no placements to read them from (:func:`.runtime.match_registers`).
     """
 
     profile: str
@@ -69,6 +78,7 @@ class Computer:
     unfolded: Network | None = None
     unfolded_plans: tuple[LayerPlan, ...] = ()
     folds: tuple[int, ...] = ()
+    registers: tuple[tuple[Mapping[str, int], ...], ...] = ()
 
     @cached_property
     def state(self) -> Layout:

@@ -1,5 +1,5 @@
 """The build of a computer, its stages run in order: placement, liveness and assembly, then
-folding for a folded profile."""
+folding for a folded profile; the profiles written from formulas come from :mod:`.direct`."""
 
 from __future__ import annotations
 
@@ -9,20 +9,33 @@ from verify import names
 from verify.errors import LayoutError, ParameterError
 
 from .assembly import assemble
+from .direct import direct_network, registers
 from .folding import fold_compact
-from .model import FOLDED_PROFILES, PROFILES, Computer, LayerPlan, Placement, state_names
+from .model import (
+    ALL_PROFILES,
+    DIRECT_PROFILES,
+    FOLDED_PROFILES,
+    Computer,
+    LayerPlan,
+    Placement,
+    state_names,
+)
 from .placement import COMPACT_FOLDS, COMPACT_PLANS, DECODE, layer_plans, placements
 
 
 def build(profile: str, size: MachineSize) -> Computer:
     """The looped network of ``profile`` for a machine of ``size``."""
-    if profile not in PROFILES:
-        raise ParameterError("profile", profile, f"one of {', '.join(PROFILES)}")
+    if profile not in ALL_PROFILES:
+        raise ParameterError("profile", profile, f"one of {', '.join(ALL_PROFILES)}")
     check_fits(profile, size)
     coordinates = state_names(size)
+    label = names.name(profile, {"words": size.words, "bits": size.bits, "slots": size.slots})
+    if profile in DIRECT_PROFILES:
+        net, direct_plans = direct_network(profile, size, coordinates, label)
+        return Computer(profile, size, net, (), direct_plans,
+                        registers=registers(profile, size))
     plans = layer_plans(profile)
     placed = first_layers(placements(size, profile), plans)
-    label = names.name(profile, {"words": size.words, "bits": size.bits, "slots": size.slots})
     net = assemble(coordinates, placed, plans, label).network
     if net.outputs != net.inputs:
         raise LayoutError(f"{label}: the step does not map the state layout to itself")

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from constructions.gadgets import (
     make_branch,
-    make_compare,
+    make_compare_branch,
     make_increment,
     make_read,
     make_subtract,
     make_write,
 )
 from constructions.gadgets.branch import branch_stages
-from constructions.gadgets.compare import compare_stages
+from constructions.gadgets.compare_branch import compare_branch_stages
 from constructions.gadgets.flag import flag_stages, make_flag
 from constructions.gadgets.increment import increment_stages
 from constructions.gadgets.read import read_stages
@@ -22,6 +22,7 @@ from constructions.gadgets.write import write_stages
 from constructions.machine.subleq import MachineSize
 from verify.layout import bit_names
 
+from .direct import DIRECT_LABELS
 from .model import FOLDED_PROFILES, LayerPlan, Placement
 
 PAPER_BUDGET = (("read addresses", 2), ("read data", 2), ("subtract", 7), ("write back", 2),
@@ -31,15 +32,16 @@ PAPER_BUDGET = (("read addresses", 2), ("read data", 2), ("subtract", 7), ("writ
 def placements(size: MachineSize, profile: str) -> list[Placement]:
     """The gadget blocks of one step, in pipeline order, with the computer's names.
 
-    ``compact`` computes the flag from the operands (so it is ready beside the subtract) where
-    the other profiles compare R."""
+    ``compact`` computes the flag from the operands (so it is ready beside the subtract) and
+    branches on it; the other profiles compare R and branch in one fused gadget
+    (:mod:`constructions.gadgets.compare_branch`)."""
     n, m, k, q = size.bits, size.addr_bits, size.pc_bits, size.ins_bits
     fetch = bit_names("I", q)
     a_field, b_field, c_field = fetch[:m], fetch[m:2 * m], fetch[2 * m:]
     mem = [x for j in range(size.words) for x in bit_names(f"MEM[{j}]", n)]
     ins = [x for j in range(size.slots) for x in bit_names(f"INS[{j}]", q)]
     pc = bit_names("PC", k)
-    return [
+    common = [
         Placement("fetch", make_read(size.slots, q),
                   read_stages(size.slots, q, pc, "INS", fetch, "HI"), tuple(pc + ins)),
         Placement("read a", make_read(size.words, n),
@@ -53,8 +55,13 @@ def placements(size: MachineSize, profile: str) -> list[Placement]:
                   tuple(b_field + bit_names("R", n) + mem)),
         Placement("increment", make_increment(k), increment_stages(k, "PC", "PC1", "INC"),
                   tuple(pc)),
-        Placement("compare", make_compare(n), compare_stages(n, "R", "F", "CMP"),
-                  tuple(bit_names("R", n))) if profile not in FOLDED_PROFILES else
+    ]
+    if profile not in FOLDED_PROFILES:
+        return common + [
+            Placement("compare and branch", make_compare_branch(n, k),
+                      compare_branch_stages(n, k, "R", c_field, "PC1", "PC", "CB"),
+                      tuple(bit_names("R", n) + c_field + bit_names("PC1", k)))]
+    return common + [
         Placement("flag", make_flag(n), flag_stages(n, "DA", "DB", "F", "FLG"),
                   tuple(bit_names("DA", n) + bit_names("DB", n))),
         Placement("branch", make_branch(k),
@@ -66,7 +73,7 @@ def placements(size: MachineSize, profile: str) -> list[Placement]:
 def layer_plans(profile: str) -> list[LayerPlan]:
     """Which gadget stages go in which layer, and where the identity padding sits."""
     # Placement indices: 0 fetch, 1 read a, 2 read b, 3 subtract, 4 write, 5 increment,
-    # 6 compare (flag in compact), 7 branch.
+    # 6 compare and branch (in compact: 6 flag, 7 branch).
     if profile == "compact":
         return list(COMPACT_UNFOLDED)
     blocks: list[tuple[str, list[LayerPlan]]] = [
@@ -80,16 +87,18 @@ def layer_plans(profile: str) -> list[LayerPlan]:
                         LayerPlan("write: merge", ((4, 1),))]),
         ("next PC", [LayerPlan("increment: thresholds", ((5, 0),)),
                      LayerPlan("increment: bits", ((5, 1),))]),
-        ("compare and branch", [LayerPlan("compare: zero and sign", ((6, 0),)),
-                                LayerPlan("compare: flag", ((6, 1),)),
-                                LayerPlan("branch: gate", ((7, 0),)),
-                                LayerPlan("branch: merge", ((7, 1),))]),
+        ("compare and branch", [LayerPlan("compare and branch: zero and sign", ((6, 0),)),
+                                LayerPlan("compare and branch: gate", ((6, 1),)),
+                                LayerPlan("compare and branch: merge", ((6, 2),))]),
     ]
     out: list[LayerPlan] = []
-    for (name, layers), (_, budget) in zip(blocks, PAPER_BUDGET):
-        out += layers
-        if profile == "paper":
-            out += [LayerPlan(f"identity ({name} budget)", (), True)] * (budget - len(layers))
+    for b, ((name, layers), (_, budget)) in enumerate(zip(blocks, PAPER_BUDGET)):
+        pad = [LayerPlan(f"identity ({name} budget)", (), True)] * (budget - len(layers))
+        if profile != "paper":
+            pad = []
+        # The last block's padding goes before it: the step ends on the merge, which writes
+        # the state in its own order.
+        out += pad + layers if b == len(blocks) - 1 else layers + pad
     return out
 
 
@@ -118,4 +127,6 @@ COMPACT_PLANS = (
 
 def depth(profile: str) -> int:
     """Layers of a profile's step network, known without building it."""
+    if profile in DIRECT_LABELS:
+        return len(DIRECT_LABELS[profile])
     return len(COMPACT_PLANS) if profile == "compact" else len(layer_plans(profile))

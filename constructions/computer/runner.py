@@ -19,7 +19,7 @@ from constructions.machine.subleq import MachineSize, State, advance, check_stat
 from verify.errors import ParameterError
 
 from .model import Computer
-from .runtime import Engine
+from .runtime import Engine, step_network
 
 ENGINES = ("engine", "reference")
 """How a network is stepped: the compiled engine (fast) or ``Network.forward`` (the reference,
@@ -76,9 +76,11 @@ def run_network(computer: Computer, state: State, max_steps: int, *, trace: bool
     """Loop the network from ``state``; steps count state-changing iterations.
 
     ``engine`` is one of :data:`ENGINES`; ``compiled`` is an :class:`~.runtime.Engine` of the
-    same computer to reuse (``engine="engine"`` only). One built here takes its partial-sum
-    bound from interval arithmetic: exact like the certified bound, and far cheaper to compute
-    at large sizes (a single machine barely runs faster in int32 than in int64).
+    same computer to reuse (``engine="engine"`` only). One built here steps
+    :func:`~.runtime.step_network` (a folded profile in factored form: the same integer
+    function) and takes its partial-sum bound from interval arithmetic: exact like the
+    certified bound, and far cheaper to compute at large sizes (a single machine barely runs
+    faster in int32 than in int64).
     """
     check_state(state, computer.size)
     if max_steps < 0:
@@ -86,13 +88,16 @@ def run_network(computer: Computer, state: State, max_steps: int, *, trace: bool
     if engine not in ENGINES:
         raise ParameterError("engine", engine, f"one of {', '.join(ENGINES)}")
     if engine == "engine":
-        fast = Engine(computer, bounds="interval") if compiled is None else compiled
-        if fast.computer is not computer:
+        if compiled is None:
+            fast = Engine(step_network(computer), bounds="interval")
+        elif compiled.computer is not computer:
             raise ParameterError("compiled", "an engine of another computer",
                                  "an Engine built from this computer")
+        else:
+            fast = compiled
         arithmetic = fast.arithmetic
         if not trace and not check:
-            done = fast.run([state], max_steps)
+            done = fast.run(computer.encode(state)[None, :], max_steps)
             halted = bool(done.halted[0])
             return NetworkRun(computer.decode(done.states[0]), int(done.steps[0]), halted,
                               "halted" if halted else "step limit", None, None, arithmetic)

@@ -5,7 +5,8 @@ Design notes: docs/design/constructions.computer.runtime.md.
 
 from __future__ import annotations
 
-from collections import Counter
+import operator
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, partial
@@ -21,6 +22,7 @@ from verify.exact.limits import limit
 from verify.exact.precision import Certificate, Register, analyse
 from verify.network import Layer, Network
 
+from .folding import factored
 from .model import Computer
 
 try:  # the C kernels behind scipy's CSR products, called without the per-call checks
@@ -72,6 +74,30 @@ FAST_KERNELS = _kernels_work_in_place()
 """Whether the engine can call scipy's C kernels directly (else ``csr_matrix @``, same values)."""
 
 
+def _kernels_chain_in_place() -> bool:
+    """True when scipy's C kernels finish each row before the next (so a row reads the rows
+    above it of the same call, written into the buffer it reads), as chained blocks need."""
+    if not FAST_KERNELS:
+        return False
+    try:
+        # slots 0..2 in, 3..4 out: row 0 = 2 x0, row 1 = x0 + (row 0), in the same call
+        indptr = np.array([0, 1, 3], dtype=np.int32)
+        indices = np.array([0, 0, 3], dtype=np.int32)
+        data = np.array([2, 1, 1], dtype=np.int32)
+        one = np.array([5, 0, 0, 0, 0], dtype=np.int32)
+        _st.csr_matvec(2, 3, indptr, indices, data, one, one[3:])
+        many = np.array([[5, 7], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.int32)
+        _st.csr_matvecs(2, 3, 2, indptr, indices, data, many.reshape(-1),
+                        many[3:].reshape(-1))
+    except Exception:  # noqa: BLE001 - any failure means: one call per block
+        return False
+    return one[3:].tolist() == [10, 15] and many[3:].tolist() == [[10, 14], [15, 21]]
+
+
+CHAINED_KERNELS = _kernels_chain_in_place()
+"""Whether a linear block and the block after it run as one kernel call (:func:`chain`)."""
+
+
 _max, _min, _all = np.maximum.reduce, np.minimum.reduce, np.logical_and.reduce
 _any_column = partial(np.logical_or.reduce, axis=0)
 
@@ -93,7 +119,7 @@ def match_registers(computer: Computer) -> list[Register]:
     PC (fetch), the a and b fields (reads, write). In a folded profile a register read by a
     folded layer is the affine form its bits had before folding (``A_i = sum_p HI[p, i]``)."""
     size = computer.size
-    out: list[Register] = []
+    out: list[Register] = [list(r) for r in computer.registers]
     for p in computer.placements:
         if p.role not in ("fetch", "read a", "read b", "write"):
             continue
@@ -108,6 +134,15 @@ def match_registers(computer: Computer) -> list[Register]:
                 if all(b == 0 for _, b in forms):
                     out.append([c for c, _ in forms])
     return out
+
+
+def step_network(computer: Computer) -> Network:
+    """The network a run of ``computer`` steps: its network, or for a folded profile the same
+    integer function in factored form (:func:`.folding.factored`: the unfolded layers, the
+    folded ones without their ReLU), which never forms the composed weights."""
+    if computer.unfolded is None:
+        return computer.network
+    return factored(computer.unfolded, computer.folds, computer.network.name + "~factored")
 
 
 _CERTIFICATES: WeakKeyDictionary[Network, Certificate] = WeakKeyDictionary()
@@ -184,6 +219,29 @@ class Block:
         """The block as a scipy CSR matrix over the slots ``[0, start)``."""
         return sp.csr_matrix((self.data, self.indices, self.indptr),
                              shape=(self.rows, self.start))
+
+
+def chain(blocks: Sequence[Block]) -> tuple[Block, ...]:
+    """Each block without ReLU joined to the block after it (which starts where it stops),
+    for kernels that finish a row before the next (:data:`CHAINED_KERNELS`).
+
+    The joined block's rows are the first block's rows then the second's: in one call the
+    second's rows read the first's values, already written, exactly as after two calls; no
+    ReLU falls between them. Every row keeps its own entries, so every partial sum is the one
+    it was. A joined block reads slots at or above its start, so it has no ``matrix``.
+    """
+    out: list[Block] = []
+    for b in blocks:
+        prev = out[-1] if out else None
+        if prev is not None and not prev.relu and prev.stop == b.start:
+            indptr = np.concatenate([prev.indptr, b.indptr[1:] + prev.indptr[-1]])
+            out[-1] = Block(f"{prev.label}; {b.label}", prev.start, b.stop,
+                            indptr.astype(prev.indptr.dtype),
+                            np.concatenate([prev.indices, b.indices]),
+                            np.concatenate([prev.data, b.data]), b.relu_start)
+        else:
+            out.append(b)
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -336,6 +394,9 @@ class Engine:
         """Every weight and bias must be representable (even one that only multiplies 0)."""
         limit = LIMITS[self.arithmetic]
         for i, layer in enumerate(self.network.layers):
+            if layer.entries is not None and int(np.abs(layer.entries[2]).max(initial=0)) < limit \
+                    and int(np.abs(layer.bias64).max(initial=0)) < limit:
+                continue
             big = [v for v in layer.vals + layer.bias if not -limit < v < limit]
             if big:
                 raise ParameterError(f"layer {i} ({layer.label!r}) weight", big[0],
@@ -359,10 +420,7 @@ class Engine:
             self.aliased += int(copy.sum())
             self.skipped += int(layer.is_identity and not computed.size)
             if computed.size:
-                entries: list[list[tuple[int, int]]] = [[] for _ in range(len(layer.outputs))]
-                for r, c, v in zip(layer.rows, layer.cols, layer.vals):
-                    entries[r].append((int(slot[c]), v))
-                rows = [entries[r] for r in computed]
+                rows = self._computed_rows(layer, computed, copy, slot)
                 if self.share:
                     sums, shared = share_partial_sums(rows)
                     saved = sum(map(len, rows)) - sum(map(len, shared)) - sum(map(len, sums))
@@ -385,9 +443,43 @@ class Engine:
         self._close_loop(slot, pending, bool((lo >= 0).all()))
 
     @staticmethod
+    def _computed_rows(layer: Layer, computed: np.ndarray, copy: np.ndarray,
+                       slot: np.ndarray) -> list[list[tuple[int, int]]]:
+        """The entries ``(slot of the input, weight)`` of each computed row, in row order."""
+        if layer.entries is None:
+            entries: list[list[tuple[int, int]]] = [[] for _ in range(len(layer.outputs))]
+            for r, c, v in zip(layer.rows, layer.cols, layer.vals):
+                entries[r].append((int(slot[c]), v))
+            return [entries[r] for r in computed]
+        er, ec, ev = layer.entries
+        if er.size and (np.diff(er) < 0).any():  # each row's entries one run, in their order
+            order = np.argsort(er, kind="stable")
+            er, ec, ev = er[order], ec[order], ev[order]
+        keep = ~copy[er]
+        pairs = list(zip(slot[ec[keep]].tolist(), ev[keep].tolist()))
+        counts = np.bincount(er[keep], minlength=len(layer.outputs))[computed].tolist()
+        out: list[list[tuple[int, int]]] = []
+        at = 0
+        for n in counts:
+            out.append(pairs[at:at + n])
+            at += n
+        return out
+
+    @staticmethod
     def _copies(layer: Layer, nonneg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Which output rows are copies ``y = x_src`` (exactly, given ``nonneg``), and src."""
         n_out = len(layer.outputs)
+        if layer.entries is not None:
+            er, ec, ev = layer.entries
+            count = np.bincount(er, minlength=n_out)
+            src = np.zeros(n_out, dtype=np.int64)
+            src[er] = ec  # the last entry of a row, as the loop below leaves it
+            unit = np.zeros(n_out, dtype=bool)
+            unit[er] = ev == 1
+            copy = (count == 1) & unit & (layer.bias64 == 0)
+            if layer.relu:
+                copy &= nonneg[src] if nonneg.size else False
+            return copy, src
         count = np.zeros(n_out, dtype=np.int64)
         src = np.zeros(n_out, dtype=np.int64)
         unit = np.zeros(n_out, dtype=bool)
@@ -469,6 +561,7 @@ class Engine:
             bias += [b for p in group for b in p.bias]
             start += len(rows)
         self.blocks = tuple(blocks)
+        self.chained = chain(self.blocks) if CHAINED_KERNELS else self.blocks
         self._bias = np.array(bias, dtype=np.int64).astype(self.dtype).reshape(-1, 1)
         self._zero = self.dtype.type(0)
         self.n_back = n_back
@@ -495,6 +588,7 @@ class Engine:
                 "bounds": self.bounds,
                 "layers": len(self.network.layers), "blocks": len(self.blocks),
                 "relu_blocks": sum(b.relu for b in self.blocks),
+                "kernel_calls": len(self.chained if self.fast else self.blocks),
                 "identity_layers_skipped": self.skipped, "copies_aliased": self.aliased,
                 "network_nnz": self.network.nnz, "engine_nnz": self.nnz, "slots": self.slots,
                 "c_kernels": self.fast}
@@ -539,7 +633,11 @@ class Engine:
         batch = buf.shape[1]
         flat = buf.reshape(-1)
         calls: list[Callable[[], Any]] = [partial(np.copyto, buf[self.width:], self._bias)]
-        for b in self.blocks:
+        blocks = self.chained if self.fast else self.blocks
+        # ReLU against an array of zeros: numpy's path for a scalar operand is twice as slow
+        zeros = np.zeros((max((b.stop - b.relu_start for b in blocks), default=0), batch),
+                         dtype=self.dtype)
+        for b in blocks:
             out = buf[b.start:b.stop]
             if not self.fast:
                 calls.append(partial(_accumulate, out, b.matrix, buf[:b.start]))
@@ -551,7 +649,7 @@ class Engine:
                                      b.indices, b.data, flat, out.reshape(-1)))
             if b.relu:
                 act = buf[b.relu_start:b.stop]
-                calls.append(partial(np.maximum, act, self._zero, out=act))
+                calls.append(partial(np.maximum, act, zeros[:b.stop - b.relu_start], out=act))
         return calls
 
     def _bind(self, buf: np.ndarray) -> tuple[list[Callable[[], Any]], np.ndarray, np.ndarray,
@@ -704,8 +802,9 @@ class Engine:
 
         A step is only the program and two copies: the new state is kept in a history of
         :data:`BURST` steps, and the checks of a step (fixed point, box) are made for the whole
-        burst at once, each in the order the step-by-step loop makes them. Every state fed to
-        the network is still checked against the box before a result is given.
+        burst at once, each in the order the step-by-step loop makes them (a whole burst's
+        calls run from one list, without a Python loop per call). Every state fed to the
+        network is still checked against the box before a result is given.
         """
         buf = self._load(x)
         program, old, new, _, _ = self._bind(buf)
@@ -714,16 +813,21 @@ class Engine:
         old1, new1 = old[:, 0], new[:, 0]
         record = [partial(np.copyto, hist[i], new1) for i in range(BURST + 1)]
         feed = partial(np.copyto, old1, new1)
+        # a whole burst as one list of calls, run by a C loop (no Python loop per call)
+        burst = [c for i in range(1, BURST + 1) for c in (*program, record[i], feed)]
         lo, hi = self._lo[:n_back, 0], self._hi[:n_back, 0]
         t = 0  # steps taken: hist[0] is the state after t steps (already checked)
         while True:
             k = min(BURST, max_steps - t + 1)  # computes the states after t+1 .. t+k steps
             hist[0] = old1
-            for i in range(1, k + 1):
-                for call in program:
-                    call()
-                record[i]()
-                feed()
+            if k == BURST:
+                deque(map(operator.call, burst), maxlen=0)  # type: ignore[arg-type]
+            else:
+                for i in range(1, k + 1):
+                    for step_call in program:
+                        step_call()
+                    record[i]()
+                    feed()
             rows = hist[:k + 1]
             same = np.flatnonzero((rows[1:] == rows[:-1]).all(axis=1))
             fixed = int(same[0]) if same.size else None  # halted after t + fixed steps

@@ -312,8 +312,7 @@ def layer_step(m: Model, nb: Backend, i: int, layer: Layer, st: dict[str, Any],
         y, new = srwm_update(nb, st, x)
         z = ops.layer_norm(nb, h, w[p + "ln_w"], w[p + "ln_b"], w["ln_eps"])
         return z + ops.affine(nb, w[p + "out"], None, _flat(y)), new
-    z = ops.layer_norm(nb, h, w[p + "ln_w"], w[p + "ln_b"], w["ln_eps"])
-    qkv = _heads(ops.affine(nb, w[p + "slow"], None, z), H)
+    qkv = slow_outputs(m, nb, i, h)
     q, k, v = qkv[..., :dh], qkv[..., dh:2 * dh], qkv[..., 2 * dh:3 * dh]
     W = st["W"]
     if isinstance(layer, SumLayer):
@@ -321,9 +320,7 @@ def layer_step(m: Model, nb: Backend, i: int, layer: Layer, st: dict[str, Any],
         y = ops.matvec(nb, W, ops.elu_p1(nb, q))
         new = {"W": W}
     elif isinstance(layer, DeltaLayer):
-        q = ops.sum_norm(nb, ops.elu_p1(nb, q))
-        k = ops.sum_norm(nb, ops.elu_p1(nb, k))
-        beta = ops.sigmoid(nb, qkv[..., 3 * dh:])
+        q, k, v, beta = delta_inputs(nb, qkv, dh)
         W = W + ops.delta_increment(nb, W, v, k, beta)
         y = ops.matvec(nb, W, q)
         new = {"W": W}
@@ -333,6 +330,23 @@ def layer_step(m: Model, nb: Backend, i: int, layer: Layer, st: dict[str, Any],
         y = ops.matvec(nb, W, q)
         new = {"W": W, "y": y}
     return h + ops.affine(nb, w[p + "out"], None, _flat(y)), new
+
+
+def delta_inputs(nb: Backend, qkv: Any, dh: int) -> tuple[Any, Any, Any, Any]:
+    """DeltaNet's (q, k, v, beta) per head from the slow outputs ``qkv`` (heads, 3 dh + 1): q and
+    k through ``phi`` and divided by their sum, ``beta = sigmoid(b)``."""
+    q = ops.sum_norm(nb, ops.elu_p1(nb, qkv[..., :dh]))
+    k = ops.sum_norm(nb, ops.elu_p1(nb, qkv[..., dh:2 * dh]))
+    return q, k, qkv[..., 2 * dh:3 * dh], ops.sigmoid(nb, qkv[..., 3 * dh:])
+
+
+def slow_outputs(m: Model, nb: Backend, i: int, h: Any) -> Any:
+    """The slow net's outputs of layer ``i`` (LT, DeltaNet, Recurrent Delta) on the layer input
+    ``h``, per head: ``W LN(h)`` reshaped to (heads, rows per head)."""
+    w = m.converted(nb)
+    p = f"blocks.{i}."
+    z = ops.layer_norm(nb, h, w[p + "ln_w"], w[p + "ln_b"], w["ln_eps"])
+    return _heads(ops.affine(nb, w[p + "slow"], None, z), m.blocks[i][0].heads)
 
 
 def recdelta_inputs(nb: Backend, w: dict[str, Any], i: int, st: dict[str, Any], qkv: Any,

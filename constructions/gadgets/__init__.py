@@ -7,6 +7,7 @@ Each ``make_*`` is a pure function of its sizes returning a :class:`~.base.Gadge
 from .base import Gadget
 from .branch import make_branch
 from .compare import make_compare
+from .compare_branch import make_compare_branch
 from .flag import make_flag
 from .increment import make_increment
 from .match import make_match
@@ -14,7 +15,8 @@ from .read import make_read
 from .subtract import make_add, make_subtract
 from .write import make_write
 
-__all__ = ["Gadget", "catalogue", "make_add", "make_branch", "make_compare", "make_flag",
+__all__ = ["Gadget", "catalogue", "make_add", "make_branch", "make_compare",
+           "make_compare_branch", "make_flag",
            "make_increment", "make_match", "make_read", "make_subtract", "make_write"]
 
 

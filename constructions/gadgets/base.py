@@ -1,9 +1,9 @@
 """The gadget value and the shared formulas of DESIGN.md section 3.
 
 A :class:`Gadget` is built by a pure function of its sizes (``make_subtract(bits)``). It holds its
-symbolic network (units as sympy expressions ``ReLU(affine form)``), the compiled exact network,
-the spec (a plain function over integers that also runs on z3 terms), the domain, and, where the
-wide case needs it, the factorisation its proofs go through.
+symbolic network (units ``ReLU(affine form)``, held as integer coefficients), the compiled exact
+network, the spec (a plain function over integers that also runs on z3 terms), the domain, and,
+where the wide case needs it, the factorisation its proofs go through.
 
 Notation: ``sigma_i(j) = 2 bit_i(j) - 1`` is the +-1 code of index j (LSB first). Bits are stored
 as {0,1}; the +-1 codes live only in the weights.
@@ -15,14 +15,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-import sympy
-
 from verify import names
 from verify.domains import Domain
 from verify.layout import bit_names
 from verify.network import Network
 from verify.obligation import Factorisation, Form, Obligation, Spec
-from verify.symbolic import SymbolicNet, Unit, affine, relu_unit
+from verify.symbolic import Affine, SymbolicNet, Unit, affine, relu_unit
 
 WordArg = str | Sequence[str]
 """A word argument: a prefix (bits ``prefix.bit[i]``) or the explicit bit names, LSB first."""
@@ -54,13 +52,22 @@ def match_terms(addr: Sequence[str], j: int) -> tuple[dict[str, int], int]:
 
 
 def match_form(addr: Sequence[str], j: int, extra: Mapping[str, int] | None = None,
-               const: int = 0) -> sympy.Expr:
-    """``extra + e_j(addr) + const`` as a sympy expression."""
+               const: int = 0) -> Affine:
+    """``extra + e_j(addr) + const`` as an affine form."""
     coeffs, c = match_terms(addr, j)
     merged = dict(extra or {})
     for k, v in coeffs.items():
         merged[k] = merged.get(k, 0) + v
     return affine(merged, c + const)
+
+
+def match_forms(addr: Sequence[str], j: int, extras: Sequence[str]) -> list[Affine]:
+    """``match_form(addr, j, {x: 1})`` for every name x of ``extras``, the match terms
+    computed once (the address blocks of a computer make one per word and bit)."""
+    coeffs, c = match_terms(addr, j)
+    if any(x in coeffs for x in extras):
+        return [match_form(addr, j, {x: 1}) for x in extras]
+    return [Affine.exact({x: 1, **coeffs}, c) for x in extras]
 
 
 def step_units(prefix: str, s_coeffs: Mapping[str, int], s_const: int,

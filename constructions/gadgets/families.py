@@ -13,6 +13,7 @@ from verify.errors import LoopmlpError, ParameterError
 from .base import Gadget
 from .branch import make_branch
 from .compare import make_compare
+from .compare_branch import make_compare_branch
 from .flag import make_flag
 from .increment import make_increment
 from .match import make_match
@@ -53,8 +54,9 @@ class Shape:
 @dataclass(frozen=True)
 class Family:
     """A gadget family: ``make(bits, words)`` (``bits`` is the address width for match, ``words``
-    the memory of read and write), ``shape(bits, words, m)`` with ``m = log2(words)``, the widths
-    ``lowest..highest`` the maker accepts, and the obligations: ``(words, widths)`` pairs."""
+    the memory of read and write and the PC width of cmpbranch, whose ``pc`` is set),
+    ``shape(bits, words, m)`` with ``m = log2(words)``, the widths ``lowest..highest`` the maker
+    accepts, and the obligations: ``(words, widths)`` pairs."""
 
     name: str
     make: Callable[[int, int], Gadget]
@@ -62,12 +64,15 @@ class Family:
     lowest: int = 1
     highest: int = MAX_BITS
     memory: bool = False
+    pc: bool = False
     proved: tuple[tuple[int, tuple[int, ...]], ...] = ()
 
     def sizes(self, bits: int, words: int = 2) -> dict[str, int]:
         """The sizes that name an instance, in the order of its name."""
         if self.name == "match":
             return {"addr": bits}
+        if self.pc:
+            return {"bits": bits, "pc": words}
         return {"words": words, "bits": bits} if self.memory else {"bits": bits}
 
     def obligation_name(self, bits: int, words: int = 2) -> str:
@@ -97,6 +102,10 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            proved=((2, tuple(range(2, 17)) + (32, 64)),)),
     Family("flag", lambda bits, words: make_flag(bits),
            lambda n, w, m: (2 * n, 1, (9, 1)), lowest=2),
+    Family("cmpbranch", make_compare_branch,
+           lambda n, w, m: (n + 2 * w, w, (2 + 2 * w, 2 * w, w)), lowest=2, pc=True,
+           proved=((1, tuple(range(2, 11))), (2, tuple(range(2, 9)) + WIDE),
+                   (3, tuple(range(2, 7))), (4, (2, 3, 4)), (6, (16,)), (8, (16,)))),
     Family("increment", lambda bits, words: make_increment(bits),
            lambda n, w, m: (n, n, (4 * n, n)), proved=((2, tuple(range(1, 17)) + (32, 64)),)),
     Family("branch", lambda bits, words: make_branch(bits),
@@ -107,8 +116,8 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
 
 def check(name: str, bits: int, words: int = 2) -> Family:
     """The family ``name``, once ``bits`` (1 to :data:`MAX_BITS`) and, for read and write,
-    ``words`` (a power of two from 2 to :data:`MAX_WORDS`) are in range: a ParameterError
-    otherwise, before anything is built."""
+    ``words`` (a power of two from 2 to :data:`MAX_WORDS`; for cmpbranch, the PC width from
+    1 to :data:`MAX_BITS`) are in range: a ParameterError otherwise, before anything is built."""
     if name not in FAMILIES:
         raise ParameterError("gadget", name, f"one of {', '.join(FAMILIES)}")
     if not 1 <= bits <= MAX_BITS:
@@ -116,6 +125,8 @@ def check(name: str, bits: int, words: int = 2) -> Family:
     family = FAMILIES[name]
     if family.memory and (words < 2 or words & (words - 1) or words > MAX_WORDS):
         raise ParameterError("words", words, f"a power of two from 2 to {MAX_WORDS}")
+    if family.pc and not 1 <= words <= MAX_BITS:
+        raise ParameterError("words", words, f"the PC width of {name}, from 1 to {MAX_BITS}")
     return family
 
 def shape(name: str, bits: int, words: int = 2) -> Shape:

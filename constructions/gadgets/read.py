@@ -14,6 +14,7 @@ that sum. The output bit t depends only on column t and on A, so the wide case f
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from verify.domains import Word, product
@@ -21,9 +22,9 @@ from verify.errors import ParameterError
 from verify.layout import bit_names
 from verify.obligation import Factorisation, Form
 from verify.ops import bit, select, word
-from verify.symbolic import Stage, SymbolicNet, Unit, affine, relu_unit
+from verify.symbolic import Affine, DeferredNet, Stage, Unit, relu_unit
 
-from .base import Gadget, WordArg, bits_of, match_form
+from .base import Gadget, WordArg, bits_of, match_forms
 
 
 def log2_exact(name: str, n: int, most: int) -> int:
@@ -45,27 +46,33 @@ def read_stages(words: int, bits: int, addr: WordArg, table: str, out: WordArg,
     a = bits_of(addr, m)
     o = bits_of(out, bits)
     hidden = tuple(
-        relu_unit(f"{tag}[{j},{t}]", match_form(a, j, {f"{table}[{j}].bit[{t}]": 1}))
-        for j in range(words) for t in range(bits)
+        relu_unit(f"{tag}[{j},{t}]", form) for j in range(words)
+        for t, form in enumerate(match_forms(a, j, [f"{table}[{j}].bit[{t}]"
+                                                    for t in range(bits)]))
     )
     outs = tuple(
-        relu_unit(o[t], affine({f"{tag}[{j},{t}]": 1 for j in range(words)}))
+        relu_unit(o[t], Affine.exact({f"{tag}[{j},{t}]": 1 for j in range(words)}))
         for t in range(bits)
     )
     return hidden, outs
 
 
+@lru_cache(maxsize=8)  # pure: a computer places the same table twice
 def make_read(words: int, bits: int) -> Gadget:
     """``D = MEM[A]`` for M = ``words`` words of ``bits`` bits."""
     if not 1 <= bits <= 64:
         raise ParameterError("bits", bits, "1 <= bits <= 64")
     m = log2_exact("words", words, 1 << 12)
-    hidden, outs = read_stages(words, bits, "A", "MEM", "D", "H")
     a = bit_names("A", m)
     inputs = tuple(a) + tuple(n for j in range(words) for n in bit_names(f"MEM[{j}]", bits))
-    net = SymbolicNet(inputs, (Stage(hidden, "read: match"), Stage(outs, "read: sum")),
-                      f"read[words={words},bits={bits}]")
-    names = tuple(u.name for u in outs)
+
+    def stages() -> tuple[Stage, Stage]:
+        hidden, outs = read_stages(words, bits, "A", "MEM", "D", "H")
+        return Stage(hidden, "read: match"), Stage(outs, "read: sum")
+
+    # the units are made when something proves or prints them (a computer places its own)
+    net = DeferredNet(inputs, stages, f"read[words={words},bits={bits}]")
+    names = tuple(f"D.bit[{t}]" for t in range(bits))
 
     def spec(x: Mapping[str, Any]) -> dict[str, Any]:
         mem = [word([x[f"MEM[{j}].bit[{t}]"] for t in range(bits)]) for j in range(words)]

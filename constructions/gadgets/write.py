@@ -17,6 +17,7 @@ bit cancels and R.bit[t] takes its place. The value inside the ReLU is in {0, 1}
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from verify.domains import Word, product
@@ -24,9 +25,9 @@ from verify.errors import ParameterError
 from verify.layout import bit_names
 from verify.obligation import Factorisation, Form
 from verify.ops import bit, ite, store, word
-from verify.symbolic import Stage, SymbolicNet, Unit, affine, relu_unit
+from verify.symbolic import Affine, DeferredNet, Stage, Unit, relu_unit
 
-from .base import Gadget, WordArg, bits_of, match_form
+from .base import Gadget, WordArg, bits_of, match_forms
 from .read import log2_exact
 
 
@@ -45,31 +46,38 @@ def write_stages(words: int, bits: int, addr: WordArg, table: str, value: WordAr
     first: list[Unit] = []
     second: list[Unit] = []
     for j in range(words):
+        olds = [f"{table}[{j}].bit[{t}]" for t in range(bits)]
+        gated = match_forms(b, j, olds + list(val))  # WU forms, then WV forms
         for t in range(bits):
-            old = f"{table}[{j}].bit[{t}]"
+            old = olds[t]
             kept = f"{tag}.K[{j},{t}]" if keep else old
             if keep:
-                first.append(relu_unit(kept, affine({old: 1})))
-            first.append(relu_unit(f"{tag}.WU[{j},{t}]", match_form(b, j, {old: 1})))
-            first.append(relu_unit(f"{tag}.WV[{j},{t}]",
-                                   match_form(b, j, {val[t]: 1})))
-            second.append(relu_unit(f"{out}[{j}].bit[{t}]", affine(
-                {kept: 1, f"{tag}.WU[{j},{t}]": -1, f"{tag}.WV[{j},{t}]": 1})))
+                first.append(relu_unit(kept, Affine.exact({old: 1})))
+            wu, wv = f"{tag}.WU[{j},{t}]", f"{tag}.WV[{j},{t}]"
+            first.append(relu_unit(wu, gated[t]))
+            first.append(relu_unit(wv, gated[bits + t]))
+            second.append(relu_unit(f"{out}[{j}].bit[{t}]",
+                                    Affine.exact({kept: 1, wu: -1, wv: 1})))
     return tuple(first), tuple(second)
 
 
+@lru_cache(maxsize=8)  # pure: a computer places the same table twice
 def make_write(words: int, bits: int) -> Gadget:
     """``MEM'[j] = R if j == B else MEM[j]``."""
     if not 1 <= bits <= 64:
         raise ParameterError("bits", bits, "1 <= bits <= 64")
     m = log2_exact("words", words, 1 << 12)
-    first, second = write_stages(words, bits, "B", "MEM", "R", "MEM'", "W")
     b = bit_names("B", m)
     inputs = (tuple(b) + tuple(bit_names("R", bits))
               + tuple(n for j in range(words) for n in bit_names(f"MEM[{j}]", bits)))
-    net = SymbolicNet(inputs, (Stage(first, "write: gate"), Stage(second, "write: merge")),
-                      f"write[words={words},bits={bits}]")
-    outs = tuple(u.name for u in second)
+
+    def stages() -> tuple[Stage, Stage]:
+        first, second = write_stages(words, bits, "B", "MEM", "R", "MEM'", "W")
+        return Stage(first, "write: gate"), Stage(second, "write: merge")
+
+    # the units are made when something proves or prints them (a computer places its own)
+    net = DeferredNet(inputs, stages, f"write[words={words},bits={bits}]")
+    outs = tuple(f"MEM'[{j}].bit[{t}]" for j in range(words) for t in range(bits))
 
     def spec(x: Mapping[str, Any]) -> dict[str, Any]:
         addr = word([x[n] for n in b])

@@ -29,11 +29,35 @@ _FIT = {
 }
 
 
+def direct_weights(profile: str, size: MachineSize) -> int:
+    """The exact nonzero weight count of ``three-layer`` or ``two-layer`` (written from formulas,
+    :mod:`constructions.computer.direct`), layer by layer: copies, matches, gated thresholds
+    (each reading the whole operand sum), decode."""
+    M, N, K = size.words, size.bits, size.slots
+    m, k, q = size.addr_bits, size.pc_bits, size.ins_bits
+    carry = M * N + K * q
+    inc = 2 * k * (k + 1)
+    decode = 8 * M * N + K * q + 13 * k
+    if profile == "two-layer":
+        first = (carry + 2 * K * M * (N * (N + 1) // 2 + N * (k + m)) + K * M * (k + m)
+                 + K * k * (1 + k) + inc)
+        second = (carry + M * N * (1 + K) + 6 * M * N * (2 * K * M + K)
+                  + 6 * k * (4 * K * M + K + 4) + 4 * k)
+        return first + second + decode
+    first = carry + K * q * (1 + k) + inc
+    second = carry + 3 * M * N * (1 + m * K) + M * m * K + k * K + 4 * k
+    third = carry + M * N + 6 * M * (M * N * (N + 1) + N) + 6 * k * (4 * N * M + 2) + k
+    return first + second + third + decode
+
+
 def estimate_weights(profile: str, size: MachineSize) -> int:
-    """About how many nonzero weights ``build(profile, size)`` makes, computed without building.
+    """About how many nonzero weights ``build(profile, size)`` makes, computed without building
+    (exactly, for the profiles of :func:`direct_weights`).
 
     A profile without a fitted formula gets the largest estimate of the known ones.
     """
+    if profile in ("three-layer", "two-layer"):
+        return direct_weights(profile, size)
     M, N, K = size.words, size.bits, size.slots
     m, k, q = size.addr_bits, size.pc_bits, size.ins_bits
     width = M * N + K * q + k

@@ -1,4 +1,5 @@
-"""What the benchmarks share: the machine they ran on, and how a timed result is labelled."""
+"""What the benchmarks share: the machine they ran on, how a timed result is labelled, and the
+monolithic SMT configurations (one solver, one theory) a gadget can be proved with."""
 
 from __future__ import annotations
 
@@ -9,7 +10,39 @@ from typing import Any
 import numpy
 import z3
 
+from verify.methods import Options, smt, smt_bv
+from verify.methods.solvers import MissingExtraError, require_extras
+from verify.obligation import Obligation
 from verify.result import Result, Verdict
+
+CONFIGS: dict[str, tuple[str, str]] = {  # name: (engine, solver)
+    "z3-int": ("smt", "z3"),
+    "cvc5-int": ("smt", "cvc5"),
+    "z3-bv": ("smt_bv", "z3"),
+    "cvc5-bv": ("smt_bv", "cvc5"),
+    "bitwuzla-bv": ("smt_bv", "bitwuzla"),  # bitwuzla has no integer theory
+}
+
+
+def measure(ob: Obligation, config: str, timeout: float) -> Result:
+    """Decide ``ob`` monolithically with one configuration of :data:`CONFIGS`."""
+    engine, solver = CONFIGS[config]
+    run = smt if engine == "smt" else smt_bv
+    return run(ob, Options("smt", timeout=timeout, solver=solver))
+
+
+def installed(configs: tuple[str, ...]) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The configurations whose solver is installed, and for each other one the extra it
+    needs."""
+    run: list[str] = []
+    missing: dict[str, str] = {}
+    for c in configs:
+        try:
+            require_extras((CONFIGS[c][1],))
+            run.append(c)
+        except MissingExtraError as e:
+            missing[c] = str(e).split(";")[0]
+    return tuple(run), missing
 
 
 def machine() -> dict[str, Any]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import time
 import tracemalloc
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,10 @@ from verify.errors import ParameterError
 PROGRAM = PROGRAMS / "long" / "long_loop.sq"
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 DOC_NAME = "long_run.md"
+SLICE = 20_000
+"""Steps the engine and the interpreter each run between two calls of the progress callback
+(a checkpoint is run as slices of at most this many steps; the comparison is at the
+checkpoint)."""
 
 NOTES = """
 Notes: tracemalloc traces every allocation of the run (engine and interpreter), which slows
@@ -61,38 +66,58 @@ def rss_bytes() -> int:
 
 
 def long_run(path: str | Path = PROGRAM, profile: str = "compact", checkpoint: int = 100_000,
-             max_steps: int = 2_000_000) -> dict[str, Any]:
-    """Run the program to its halt (or ``max_steps``), checkpoint by checkpoint."""
+             max_steps: int = 2_000_000,
+             tick: Callable[[str, int], None] | None = None) -> dict[str, Any]:
+    """Run the program to its halt (or ``max_steps``), checkpoint by checkpoint.
+
+    ``tick(what, steps)`` is called as the run goes: ``what`` names the checkpoint and which
+    side (engine or interpreter) is running; ``steps`` is the mean of the steps the two sides
+    have run (so it reaches the run's step count when both have run them)."""
     if checkpoint < 1:
         raise ParameterError("checkpoint", checkpoint, "a positive number of steps")
     program = asm.load(path)
+    if tick is not None:
+        tick(f"building the {profile} network", 0)
     comp = build(profile, program.size)
     engine = Engine(comp)
     ref = program.state
     vec = comp.encode(program.state)[None, :]
     done = 0
     points: list[Checkpoint] = []
+
+    def say(what: str, steps: int) -> None:
+        if tick is not None:
+            tick(what, steps)
+
+    def side(what: str, base: int) -> Callable[[int], None]:
+        """The tick of one side's slices: half its steps counted on top of ``base``."""
+        return lambda n: say(what, base + n // 2)
+
     tracemalloc.start()
     try:
         halted = False
         while not halted and done < max_steps:
             todo = min(checkpoint, max_steps - done)
+            at = f"checkpoint {len(points) + 1} (to step {done + todo:,})"
             tracemalloc.reset_peak()
+            say(f"{at}, engine", done)
             t0 = time.perf_counter()
-            out = engine.run(vec, todo)
+            got, vec = _engine_slices(engine, vec, todo, side(f"{at}, engine", done))
             t1 = time.perf_counter()
-            want = subleq.run(ref, program.size, todo)
+            say(f"{at}, interpreter", done + got.steps // 2)
+            want = _interpreter_slices(ref, program.size, todo,
+                                       side(f"{at}, interpreter", done + got.steps // 2))
             t2 = time.perf_counter()
-            got = out.machine(0)
             agrees = got.state == want.state and got.steps == want.steps and \
                 got.halted == want.halted
             done += got.steps
             halted = got.halted
             points.append(Checkpoint(done, agrees, t1 - t0, t2 - t1,
                                      tracemalloc.get_traced_memory()[1], rss_bytes()))
+            say(f"{at}, {'agrees' if agrees else 'DISAGREES'}", done)
             if not agrees:
                 break
-            vec, ref = out.states[:1], want.state
+            ref = want.state
     finally:
         tracemalloc.stop()
     engine_s = sum(p.engine_seconds for p in points)
@@ -108,6 +133,35 @@ def long_run(path: str | Path = PROGRAM, profile: str = "compact", checkpoint: i
         "interpreter_steps_per_second": done / interp_s if interp_s else 0.0,
         "checkpoints": [asdict(p) for p in points],
     }
+
+
+def _engine_slices(engine: Engine, vec: Any, todo: int,
+                   tick: Callable[[int], None]) -> tuple[subleq.RunResult, Any]:
+    """The engine run ``todo`` steps from the state vector ``vec`` (or to its halt) in slices
+    of :data:`SLICE`, ``tick(steps so far)`` after each: the machine decoded (final state,
+    steps, halt) and the engine's own final state vector, from which the run goes on."""
+    steps = 0
+    while True:
+        out = engine.run(vec, min(SLICE, todo - steps))
+        m = out.machine(0)
+        steps += m.steps
+        vec = out.states[:1]
+        tick(steps)
+        if m.halted or steps >= todo or m.steps == 0:
+            return subleq.RunResult(m.state, steps, m.halted, m.reason, None), vec
+
+
+def _interpreter_slices(state: subleq.State, size: subleq.MachineSize, todo: int,
+                        tick: Callable[[int], None]) -> subleq.RunResult:
+    """The reference interpreter run ``todo`` steps from ``state`` (or to its halt) in slices
+    of :data:`SLICE`, ``tick(steps so far)`` after each."""
+    steps, halted = 0, False
+    while True:
+        r = subleq.run(state, size, min(SLICE, todo - steps))
+        steps, state, halted = steps + r.steps, r.state, r.halted
+        tick(steps)
+        if halted or steps >= todo or r.steps == 0:
+            return subleq.RunResult(state, steps, halted, r.reason, None)
 
 
 def render(doc: dict[str, Any]) -> str:

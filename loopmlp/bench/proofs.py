@@ -6,29 +6,46 @@ Design notes: docs/design/loopmlp.bench.proofs.md.
 from __future__ import annotations
 
 import datetime as dt
+import importlib.metadata
+import json
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
+from constructions.computer.pipeline import build
 from constructions.gadgets import Gadget
 from constructions.gadgets.families import FAMILIES as ALL_FAMILIES
 from constructions.gadgets.families import Family
+from constructions.machine.subleq import MachineSize
 from loopmlp.cli.common import version
+from proofs.computer import compositional_entry
 from verify.files import write_file
 from verify.methods import Options, exhaustive, factorised, smt
 from verify.result import Result
 
-from .common import machine, verdict_label
+from .common import installed, machine, measure, verdict_label
 
 EXHAUSTIVE_LIMIT = 1 << 24
 LADDER = tuple(range(1, 13)) + (16, 32, 64)
-QUICK_LADDER = (2, 3, 16)
+QUICK_LADDER = (2, 3, 16, 64)
 QUICK_SMT_MAX = 4  # --quick: the solver only at widths up to this
 THROUGHPUT_BITS, QUICK_THROUGHPUT_BITS = 12, 8
-THROUGHPUT_TARGET = 20_000_000  # network evaluations per second
-METHODS = ("exhaustive", "factorised", "smt")
+THROUGHPUT_TARGET = 100_000_000  # network evaluations per second
+WIDE_BITS, WIDE_TARGET = 64, 0.5  # every gadget at 64 bits, build included, in seconds
+MONOLITHIC = ("z3-int", "z3-bv", "cvc5-bv", "bitwuzla-bv")
+"""The monolithic proofs run beside ours, each where its solver is installed: z3 over the
+integers (the method ``smt``) and over bit-vectors, cvc5 and bitwuzla over bit-vectors."""
+METHODS = ("exhaustive", "factorised", "smt", "z3-bv", "cvc5-bv", "bitwuzla-bv")
+OURS = ("exhaustive", "factorised")
+BUILD_PROFILE, BUILD_SIZE, BUILD_TARGET = "paper", MachineSize(256, 16, 256), 2.0
+STEP_TARGET = 60.0  # the compositional step at BUILD_SIZE, seconds (--scale)
+PROVE_ALL_TARGET, CROSS_CHECK_TARGET = 600.0, 900.0  # seconds (--scale)
+SCALE_SLACK = 1.25  # a prove run is stopped at this many times its target
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 SECTION = "## Proof times"
 COMMAND = "loopmlp bench proofs --write-docs"
@@ -116,6 +133,11 @@ class Report:
     rows: list[Row] = field(default_factory=list)
     throughput: Throughput | None = None
     seconds: float = 0.0
+    configs: tuple[str, ...] = ("z3-int",)  # the monolithic configurations run
+    left_out: dict[str, str] = field(default_factory=dict)  # configuration: the extra it needs
+    build_paper: float | None = None  # seconds to build BUILD_PROFILE at BUILD_SIZE
+    scale: dict[str, Any] = field(default_factory=dict)  # the --scale measurements
+    load_start: float | None = None  # the 1-minute load average when the run began
 
     def targets(self) -> list[Target]:
         return targets(self)
@@ -128,7 +150,12 @@ class Report:
             "command": "bench proofs",
             "quick": self.quick,
             "monolithic_timeout": self.monolithic_timeout,
+            "monolithic": list(self.configs),
+            "left_out": dict(self.left_out),
             "exhaustive_limit": EXHAUSTIVE_LIMIT,
+            "build_seconds": None if self.build_paper is None else round(self.build_paper, 6),
+            "scale": self.scale,
+            "load_average_start": self.load_start,
             "machine": machine(),
             "seconds": round(self.seconds, 3),
             "rows": [r.to_json() for r in self.rows],
@@ -150,10 +177,18 @@ def _row(family: str, g: Gadget, bits: int, build: float, r: Result) -> Row:
 Tick = Callable[[str, int | None, int | None], None]
 
 
-def run_family(family: Family, quick: bool, timeout: float, tick: Tick) -> list[Row]:
-    """Every width of one family, each method in turn; smt stops at its first timeout."""
+def method_of(config: str) -> str:
+    """The method column of a monolithic configuration: ``smt`` for z3 over the integers (the
+    method of that name), else the configuration's own name."""
+    return "smt" if config == "z3-int" else config
+
+
+def run_family(family: Family, quick: bool, timeout: float, tick: Tick,
+               configs: Sequence[str] = ("z3-int",)) -> list[Row]:
+    """Every width of one family, each method in turn; each monolithic configuration stops at
+    its first width it does not decide (a timeout, or an unknown)."""
     rows: list[Row] = []
-    smt_open = True
+    open_configs = list(configs)
     for bits in widths(family, quick):
         t0 = time.perf_counter()
         g = family.make(bits, 2)
@@ -172,11 +207,17 @@ def run_family(family: Family, quick: bool, timeout: float, tick: Tick) -> list[
             tick(f"{what} factorised", None, None)
             rows.append(_row(family.name, g, bits, build,
                              factorised(ob, Options("factorised", timeout=timeout))))
-        if smt_open and not (quick and bits > QUICK_SMT_MAX):
-            tick(f"{what} smt (limit {timeout:g}s)", None, None)
-            row = _row(family.name, g, bits, build, smt(ob, Options("smt", timeout=timeout)))
+        if quick and bits > QUICK_SMT_MAX:
+            continue
+        for config in list(open_configs):
+            method = method_of(config)
+            tick(f"{what} {method} (limit {timeout:g}s)", None, None)
+            r = (smt(ob, Options("smt", timeout=timeout)) if config == "z3-int"
+                 else measure(ob, config, timeout))
+            row = _row(family.name, g, bits, build, replace(r, method=method))
             rows.append(row)
-            smt_open = row.verdict != "timeout"
+            if row.verdict in ("timeout", "unknown"):
+                open_configs.remove(config)
     return rows
 
 
@@ -191,37 +232,162 @@ def measure_throughput(report: Report) -> Throughput:
     return Throughput("subtract", bits, res.checked, res.seconds)
 
 
-def run(quick: bool, timeout: float, tick: Tick | None = None,
-        families: Sequence[Family] = FAMILIES) -> Report:
-    """Measure every family, then the throughput."""
+def measure_build() -> float:
+    """Seconds to build :data:`BUILD_PROFILE` at :data:`BUILD_SIZE`
+    (:func:`constructions.computer.pipeline.build`)."""
     t0 = time.perf_counter()
-    report = Report(quick, timeout)
+    build(BUILD_PROFILE, BUILD_SIZE)
+    return time.perf_counter() - t0
+
+
+def measure_step(timeout: float = 600.0) -> dict[str, Any]:
+    """The compositional step of :data:`BUILD_PROFILE` at :data:`BUILD_SIZE`, proved as
+    ``prove`` proves it: verdict and seconds."""
+    t0 = time.perf_counter()
+    r = compositional_entry(BUILD_PROFILE, BUILD_SIZE, slow=True).run(
+        Options(timeout=timeout))
+    return {"verdict": r.verdict.label, "seconds": round(time.perf_counter() - t0, 3),
+            "reason": r.reason[:300]}
+
+
+def measure_prove(*flags: str, limit: float) -> dict[str, Any]:
+    """``loopmlp prove FLAGS --quiet --json FILE`` as a user runs it (a fresh process): its
+    exit code, wall seconds and the summary of its JSON. Stopped after ``limit`` seconds
+    (``exit`` None, ``stopped`` True)."""
+    with tempfile.TemporaryDirectory(prefix="loopmlp-bench-") as tmp:
+        path = f"{tmp}/results.json"
+        t0 = time.perf_counter()
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", "import sys; from loopmlp.cli import entry_point; "
+                 "sys.exit(entry_point())", "prove", *flags, "--quiet", "--json", path],
+                capture_output=True, text=True, check=False, timeout=limit)
+        except subprocess.TimeoutExpired:
+            return {"flags": list(flags), "exit": None, "seconds": round(limit, 3),
+                    "summary": {}, "stopped": True}
+        seconds = time.perf_counter() - t0
+        try:
+            with open(path, encoding="utf-8") as f:
+                summary = json.load(f).get("summary", {})
+        except (OSError, ValueError):
+            summary = {}
+    tail = (done.stderr.strip().splitlines() or [""])[-1][:300]
+    return {"flags": list(flags), "exit": done.returncode, "seconds": round(seconds, 3),
+            "summary": summary, **({"stderr": tail} if done.returncode not in (0, 1, 3) else {})}
+
+
+def run(quick: bool, timeout: float, tick: Tick | None = None,
+        families: Sequence[Family] = FAMILIES, scale: bool = False) -> Report:
+    """Measure every family with our methods and each installed monolithic configuration,
+    then the throughput, the build of the paper machine (not with ``quick``) and, with
+    ``scale``, the compositional step at M=256, ``prove --all`` and ``prove --cross-check``."""
+    t0 = time.perf_counter()
+    configs, left_out = installed(MONOLITHIC)
+    report = Report(quick, timeout, configs=configs, left_out=left_out,
+                    load_start=machine()["load_average"])
+    step = tick or (lambda *_: None)
     for family in families:
-        report.rows += run_family(family, quick, timeout, tick or (lambda *_: None))
+        report.rows += run_family(family, quick, timeout, step, configs)
     report.throughput = measure_throughput(report)
+    if not quick:
+        step(f"build {BUILD_PROFILE} at {_size(BUILD_SIZE)}", None, None)
+        report.build_paper = measure_build()
+    if scale:
+        step(f"compositional step, {BUILD_PROFILE} at {_size(BUILD_SIZE)}", None, None)
+        report.scale["step"] = measure_step()
+        step("loopmlp prove --all", None, None)
+        report.scale["prove_all"] = measure_prove("--all", limit=SCALE_SLACK * PROVE_ALL_TARGET)
+        step("loopmlp prove --cross-check", None, None)
+        report.scale["cross_check"] = measure_prove("--cross-check",
+                                                    limit=SCALE_SLACK * CROSS_CHECK_TARGET)
     report.seconds = time.perf_counter() - t0
     return report
 
 
+def _size(size: MachineSize) -> str:
+    return f"M={size.words},N={size.bits},K={size.slots}"
+
+
 # --------------------------------------------------------------------------- targets
-def _best(report: Report, gadget: str, bits: int) -> Row | None:
-    """The fastest proof of a gadget at one width, by any method."""
+def _best(report: Report, gadget: str, bits: int,
+          methods: Sequence[str] = OURS) -> Row | None:
+    """The fastest proof of a gadget at one width by one of ``methods`` (default: ours)."""
     proved = [r for r in report.rows
-              if (r.gadget, r.bits, r.verdict) == (gadget, bits, "proved")]
+              if (r.gadget, r.bits, r.verdict) == (gadget, bits, "proved")
+              and r.method in methods]
     return min(proved, key=lambda r: r.seconds, default=None)
 
 
-def targets(report: Report) -> list[Target]:
-    """The figures this project aims for (from its issue), with this run's measurements."""
+def ratio(report: Report, gadget: str, bits: int) -> str:
+    """How many times longer the fastest monolithic proof took than ours (``> N`` when every
+    monolithic configuration tried timed out, ``-`` when a side is missing)."""
+    ours = _best(report, gadget, bits)
+    if ours is None:
+        return "-"
+    mono = [method_of(c) for c in report.configs]
+    best = _best(report, gadget, bits, mono)
+    if best is not None:
+        return f"{best.seconds / max(ours.seconds, 1e-6):.3g}"
+    tried = [r for r in report.rows if (r.gadget, r.bits) == (gadget, bits) and r.method in mono]
+    if tried and all(r.verdict == "timeout" for r in tried):
+        return f"> {report.monolithic_timeout / max(ours.seconds, 1e-6):.3g}"
+    return "-"
+
+
+def _seconds(x: float) -> str:
+    return f"{x:.2f} s" if x < 120 else f"{x / 60:.1f} min"
+
+
+def _limit(x: float) -> str:
+    return f"{x:g} s" if x < 120 else f"{x / 60:g} min"
+
+
+def _gadget_targets(report: Report) -> list[Target]:
+    """One row per family with a factorisation: proved at 64 bits in time, build included."""
     out: list[Target] = []
-    best = _best(report, "subtract", 64)
-    if best is None:
-        out.append(Target("subtract at 64 bits proved", "< 5 s", "-", "not measured"))
-    else:
+    for family in FAMILIES:
+        if not any(r.gadget == family.name for r in report.rows) or family.highest < WIDE_BITS:
+            continue
+        if not any((r.gadget, r.method) == (family.name, "factorised") for r in report.rows):
+            continue
+        name = f"{family.name} at {WIDE_BITS} bits proved"
+        best = _best(report, family.name, WIDE_BITS)
+        if best is None:
+            tried = any((r.gadget, r.bits) == (family.name, WIDE_BITS) for r in report.rows)
+            out.append(Target(name, f"< {WIDE_TARGET:g} s", "not proved" if tried else "-",
+                              "missed" if tried else "not measured"))
+            continue
         total = best.seconds + best.build_seconds
-        out.append(Target("subtract at 64 bits proved", "< 5 s",
+        out.append(Target(name, f"< {WIDE_TARGET:g} s",
                           f"{total:.2f} s ({best.method}, build included)",
-                          "met" if total < 5 else "missed"))
+                          "met" if total < WIDE_TARGET else "missed"))
+    return out
+
+
+def _scale_target(report: Report, key: str, name: str, limit: float) -> Target:
+    got = report.scale.get(key)
+    if got is None:
+        return Target(name, f"< {_limit(limit)}", "- (opt-in: --scale)", "not measured")
+    if key == "step":
+        ok = got["verdict"] == "proved"
+        measured = f"{_seconds(got['seconds'])}, {got['verdict']}"
+    elif got.get("stopped"):
+        ok = False
+        measured = f"stopped after {_seconds(got['seconds'])}, unfinished"
+    else:
+        s = got.get("summary", {})
+        ok = got["exit"] == 0 and s.get("unknown", 1) == 0 and s.get("refuted", 1) == 0
+        measured = (f"{_seconds(got['seconds'])}, {s.get('proved', '?')} proved, "
+                    f"{s.get('refuted', '?')} refuted, {s.get('unknown', '?')} unknown"
+                    if s else f"{_seconds(got['seconds'])}, exit {got['exit']}")
+    return Target(name, f"< {_limit(limit)}", measured,
+                  "met" if ok and got["seconds"] < limit else "missed")
+
+
+def targets(report: Report) -> list[Target]:
+    """The figures this project aims for, with this run's measurements (each measured by the
+    run itself; the ones behind ``--scale`` are "not measured" without it)."""
+    out = _gadget_targets(report)
     at32 = sorted({r.gadget for r in report.rows if r.bits == 32})
     bests = [_best(report, g, 32) for g in at32]
     if not at32:
@@ -236,13 +402,26 @@ def targets(report: Report) -> list[Target]:
                           f"{total:.2f} s ({len(at32)} gadgets, build included)",
                           "met" if total < 30 else "missed"))
     tp = report.throughput
+    want = f">= {THROUGHPUT_TARGET / 1e6:g} million/s"
     if tp is None or tp.bits != THROUGHPUT_BITS:
         measured = "-" if tp is None else f"{tp.per_second / 1e6:.2f} million/s at {tp.bits} bits"
-        out.append(Target("exhaustive throughput, subtract at 12 bits", ">= 20 million/s",
-                          measured, "not measured"))
+        out.append(Target("exhaustive throughput, subtract at 12 bits", want, measured,
+                          "not measured"))
     else:
-        out.append(Target("exhaustive throughput, subtract at 12 bits", ">= 20 million/s",
+        out.append(Target("exhaustive throughput, subtract at 12 bits", want,
                           f"{tp.per_second / 1e6:.2f} million/s", tp.status))
+    build_name = f"building {BUILD_PROFILE} at {_size(BUILD_SIZE)}"
+    if report.build_paper is None:
+        out.append(Target(build_name, f"< {BUILD_TARGET:g} s", "- (not with --quick)",
+                          "not measured"))
+    else:
+        out.append(Target(build_name, f"< {BUILD_TARGET:g} s", f"{report.build_paper:.2f} s",
+                          "met" if report.build_paper < BUILD_TARGET else "missed"))
+    out.append(_scale_target(report, "step", f"compositional step, {BUILD_PROFILE} at "
+                             f"{_size(BUILD_SIZE)}", STEP_TARGET))
+    out.append(_scale_target(report, "prove_all", "prove --all", PROVE_ALL_TARGET))
+    out.append(_scale_target(report, "cross_check", "prove --cross-check, nothing unknown",
+                             CROSS_CHECK_TARGET))
     smt_rows = [r for r in report.rows if r.gadget == "subtract" and r.method == "smt"]
     first = next((r.bits for r in smt_rows if r.verdict == "timeout"), None)
     if first is None:
@@ -329,28 +508,64 @@ def _cell(report: Report, gadget: str, bits: int, method: str) -> str:
     return f"{row.verdict} ({row.seconds:.2f} s)"
 
 
+def _versions(configs: Sequence[str]) -> str:
+    """``cvc5 1.2.0, bitwuzla 0.7.0``: the versions of the other solvers run."""
+    out = []
+    for name in ("cvc5", "bitwuzla"):
+        if any(c.startswith(name) for c in configs):
+            try:
+                out.append(f"{name} {importlib.metadata.version(name)}")
+            except importlib.metadata.PackageNotFoundError:
+                out.append(name)
+    return "".join(f", {v}" for v in out)
+
+
+def load_note(report: Report, m: dict[str, Any]) -> str:
+    """The load on the machine while the run measured, and what it means for the figures."""
+    end = m["load_average"]
+    if end is None:
+        return ""
+    start = report.load_start if report.load_start is not None else end
+    busy = max(start, end) > 0.75 * (m["cores"] or 1)
+    note = (f" The 1-minute load average was {start:.1f} when the run began and {end:.1f} "
+            f"when it finished, on {m['cores']} cores")
+    if busy:
+        return note + (": the machine was shared with other work while it measured, so every "
+                       "figure here is slower than it would be on an idle machine, the "
+                       "solvers' most of all.")
+    return note + "."
+
+
 def docs_section(report: Report, plot: str | None) -> str:
     """The "Proof times" section of docs/benchmarks.md, in Markdown."""
     m = machine()
     date = dt.date.today().isoformat()
     command = COMMAND.replace(" --write-docs", " --quick --write-docs") if report.quick else COMMAND
-    # other work on the machine slows every method alike: say how busy it was
-    load = "" if m["load_average"] is None else (
-        f" (1-minute load average {m['load_average']:.1f} when it finished)")
+    if report.scale:
+        command = command.replace(" --write-docs", " --scale --write-docs")
+    mono = [method_of(c) for c in report.configs]
+    methods = [x for x in METHODS if x in OURS or x in mono]
+    left = "".join(f" {c} was not run ({why})." for c, why in report.left_out.items())
     lines = [
         SECTION,
         "",
         f"Measured with `{command}` on {date}: "
         f"{m['cpu']}, {m['cores']} cores, Python {m['python']}, numpy {m['numpy']}, "
-        f"z3 {m['z3']}; {report.seconds:.0f} s in all{load}. `loopmlp bench proofs --json` "
-        "gives the same measurements as JSON.",
+        f"z3 {m['z3']}{_versions(report.configs)}; {report.seconds:.0f} s in all."
+        f"{load_note(report, m)} `loopmlp bench proofs --json` gives the same measurements "
+        "as JSON.",
         "",
         "Seconds are the check alone (building a gadget is listed as `build_seconds` in the "
-        "JSON). Exhaustive runs where the domain has at most 2^24 points; factorised where "
-        "the gadget declares its affine forms (every family but match); smt is the monolithic "
-        f"z3 proof over integers with a {report.monolithic_timeout:g} s limit per width, not "
-        "tried again at larger widths once it has timed out. Read and write have 2 words of "
-        "`bits` bits; match's width is its address width. `-` means not run.",
+        "JSON; the targets include it). Ours: exhaustive where the domain has at most 2^24 "
+        "points, factorised where the gadget declares its affine forms (every family but "
+        "match). Beside them, in the same run, the monolithic SMT proof of the same gadget, "
+        "the one query a user would otherwise ask: smt is z3 over the integers, z3-bv, "
+        "cvc5-bv and bitwuzla-bv the named solver over bit-vectors of a width that cannot "
+        f"wrap, each with a {report.monolithic_timeout:g} s limit per query and not tried "
+        f"again at larger widths once it has timed out.{left} The last column is the "
+        "fastest monolithic proof's time over ours (`> x` when every monolithic proof timed "
+        "out, x being the limit over ours). Read and write have 2 words of `bits` bits; "
+        "match's width is its address width. `-` means not run.",
         "",
     ]
     if plot:
@@ -358,17 +573,23 @@ def docs_section(report: Report, plot: str | None) -> str:
     lines += ["| figure | target | measured | status |", "| --- | --- | --- | --- |"]
     lines += [f"| {t.name} | {t.target} | {t.measured} | {t.status} |" for t in report.targets()]
     lines.append("")
+    if not report.scale:
+        lines += ["The compositional step at M=256, `prove --all` and `prove --cross-check` "
+                  "take minutes each: `loopmlp bench proofs --scale` measures them (each "
+                  "`prove` in a fresh process, as a user runs it).", ""]
     if report.throughput is not None:
         lines += [report.throughput.line()[0].upper() + report.throughput.line()[1:] + ".", ""]
-    lines += ["| gadget | bits | " + " | ".join(f"{m} (s)" for m in METHODS) + " |",
-              "| --- | ---: | " + " | ".join("---:" for _ in METHODS) + " |"]
+    lines += ["| gadget | bits | " + " | ".join(f"{x} (s)" for x in methods)
+              + " | monolithic / ours |",
+              "| --- | ---: | " + " | ".join("---:" for _ in methods) + " | ---: |"]
     seen: list[tuple[str, int]] = []
     for r in report.rows:
         if (r.gadget, r.bits) not in seen:
             seen.append((r.gadget, r.bits))
     for gadget, bits in seen:
-        cells = [_cell(report, gadget, bits, m) for m in METHODS]
-        lines.append(f"| {gadget} | {bits} | " + " | ".join(cells) + " |")
+        cells = [_cell(report, gadget, bits, x) for x in methods]
+        lines.append(f"| {gadget} | {bits} | " + " | ".join(cells)
+                     + f" | {ratio(report, gadget, bits)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -386,9 +607,28 @@ def replace_section(text: str, section: str) -> str:
     return "".join(lines[:start]) + section + ("\n" + tail if tail else "")
 
 
+MONO_PANEL = "monolithic, fastest solver"
+
+
+def _fastest(report: Report, gadget: str, mono: Sequence[str]) -> list[Row]:
+    """Per width, the fastest monolithic proof of ``gadget`` (a timeout row where every
+    configuration tried timed out)."""
+    out: list[Row] = []
+    for bits in sorted({r.bits for r in report.rows if r.gadget == gadget}):
+        tried = [r for r in report.rows if (r.gadget, r.bits) == (gadget, bits)
+                 and r.method in mono]
+        best = _best(report, gadget, bits, mono)
+        if best is not None:
+            out.append(best)
+        elif tried and all(r.verdict == "timeout" for r in tried):
+            out.append(tried[0])
+    return out
+
+
 def plot(report: Report, path: Path) -> None:
-    """Proof seconds against width, log scales: one panel per method, one line per gadget
-    family in each; a timeout is an x at the limit. Needs matplotlib (the ``plot`` extra)."""
+    """Proof seconds against width, log scales: a panel for each of our methods and one for
+    the fastest monolithic solver at each width, one line per gadget family in each; a
+    timeout (of every solver) is an x at the limit. Needs matplotlib (the ``plot`` extra)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -396,10 +636,13 @@ def plot(report: Report, path: Path) -> None:
 
     families = list(dict.fromkeys(r.gadget for r in report.rows))
     colours = plt.get_cmap("tab10")
-    fig, axes = plt.subplots(1, len(METHODS), figsize=(14, 5), sharey=True)
-    for ax, method in zip(axes, METHODS):
+    mono = [method_of(c) for c in report.configs]
+    panels = [*OURS, MONO_PANEL]
+    fig, axes = plt.subplots(1, len(panels), figsize=(14, 5), sharey=True)
+    for ax, method in zip(axes, panels):
         for k, gadget in enumerate(families):
-            rows = [r for r in report.rows if (r.gadget, r.method) == (gadget, method)]
+            rows = ([r for r in report.rows if (r.gadget, r.method) == (gadget, method)]
+                    if method != MONO_PANEL else _fastest(report, gadget, mono))
             done = [r for r in rows if r.verdict == "proved"]
             if done:
                 ax.plot([r.bits for r in done], [max(r.seconds, 1e-4) for r in done],
@@ -412,7 +655,7 @@ def plot(report: Report, path: Path) -> None:
         ax.set_xticks([1, 2, 4, 8, 16, 32, 64], ["1", "2", "4", "8", "16", "32", "64"])
         ax.set_yscale("log")
         ax.set_title(method + (f" (x: timeout at {report.monolithic_timeout:g} s)"
-                               if method == "smt" else ""))
+                               if method not in OURS else ""))
         ax.set_xlabel("bits (address bits for match)")
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("seconds to prove")

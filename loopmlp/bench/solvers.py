@@ -11,22 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from verify.errors import ParameterError
-from verify.methods import Options, smt, smt_bv
-from verify.methods.solvers import MissingExtraError, require_extras
-from verify.obligation import Obligation
+from verify.methods.solvers import require_extras
 from verify.result import Result
 
 from . import common
-from .common import verdict_label
+from .common import CONFIGS, installed, measure, verdict_label
 from .proofs import FAMILIES as BENCHED
 
-CONFIGS: dict[str, tuple[str, str]] = {  # name: (engine, solver)
-    "z3-int": ("smt", "z3"),
-    "cvc5-int": ("smt", "cvc5"),
-    "z3-bv": ("smt_bv", "z3"),
-    "cvc5-bv": ("smt_bv", "cvc5"),
-    "bitwuzla-bv": ("smt_bv", "bitwuzla"),  # bitwuzla has no integer theory
-}
 DEFAULT_BITS = (4, 5, 6, 7, 8, 10, 12, 16, 24, 32)
 DEFAULT_TIMEOUT = 60.0
 COMMAND = "loopmlp bench solvers"
@@ -54,13 +45,6 @@ class SolverRow:
 
 FAMILIES = {f.name: f for f in BENCHED}
 """The families ``--gadget`` names, as ``bench proofs`` measures them."""
-
-
-def measure(ob: Obligation, config: str, timeout: float) -> Result:
-    """Decide ``ob`` monolithically with one configuration."""
-    engine, solver = CONFIGS[config]
-    run = smt if engine == "smt" else smt_bv
-    return run(ob, Options("smt", timeout=timeout, solver=solver))
 
 
 def _row(gadget: str, bits: int, config: str, r: Result) -> SolverRow:
@@ -132,14 +116,9 @@ def parse_configs(text: str | None) -> tuple[list[str], list[SolverRow]]:
     not installed is an error naming the extra (:class:`MissingExtraError`).
     """
     if text is None:
-        run, missing = [], []
-        for c in CONFIGS:
-            try:
-                require_extras((CONFIGS[c][1],))
-                run.append(c)
-            except MissingExtraError as e:
-                missing.append(SolverRow("", 0, c, "not tried", 0.0, str(e).split(";")[0]))
-        return run, missing
+        run, missing = installed(tuple(CONFIGS))
+        return list(run), [SolverRow("", 0, c, "not tried", 0.0, why)
+                           for c, why in missing.items()]
     got = [x.strip() for x in text.split(",") if x.strip()]
     if not got or any(c not in CONFIGS for c in got):
         raise ParameterError("--solvers", text, f"a comma-separated subset of {','.join(CONFIGS)}")

@@ -43,11 +43,17 @@ def integer(text: str) -> int:
     return value
 
 
-def add_sizes(p: argparse.ArgumentParser) -> None:
-    """``--words``, ``--bits`` and ``--slots`` of a machine."""
-    p.add_argument("--words", type=integer, metavar="M", help="data words (a power of two)")
-    p.add_argument("--bits", type=integer, metavar="N", help="bits per word")
-    p.add_argument("--slots", type=integer, metavar="K", help="instruction slots (a power of two)")
+def add_sizes(p: argparse.ArgumentParser,
+              defaults: tuple[str, str, str] | None = None) -> None:
+    """``--words``, ``--bits`` and ``--slots`` of a machine; ``defaults`` says, per option,
+    what is used when it is not given."""
+    words, bits, slots = (f"; default {d}" for d in defaults) if defaults else ("", "", "")
+    p.add_argument("--words", type=integer, metavar="M",
+                   help=f"data words (a power of two{words})")
+    p.add_argument("--bits", type=integer, metavar="N",
+                   help=f"bits per word{f' ({bits[2:]})' if bits else ''}")
+    p.add_argument("--slots", type=integer, metavar="K",
+                   help=f"instruction slots (a power of two{slots})")
 
 
 # --------------------------------------------------------------------------- timeouts

@@ -13,13 +13,13 @@ from typing import IO, Any
 from rich.console import Console
 
 from constructions.computer import PROFILES
-from loopmlp.bench import long, process, proofs, run, solvers
+from loopmlp.bench import build, long, process, proofs, run, solvers
 from verify.errors import LoopmlpError, ParameterError
 from verify.files import write_file
 
 from .args import add_timeout
 from .common import EXIT_OK, EXIT_REFUTED, command, version
-from .progress import progress
+from .progress import progress, tracker
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -35,6 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "long", help="a million-step run of the engine, checked against the interpreter"))
     _process(subs.add_parser(
         "process", help="loopmlp run as a whole process against a plain Python interpreter"))
+    _build(subs.add_parser(
+        "build", help="building computers at scale: build, info and run of large machines"))
 
 
 def _docs_options(p: argparse.ArgumentParser, what: str, default: Path) -> None:
@@ -52,7 +54,12 @@ def _proofs(p: argparse.ArgumentParser) -> None:
                    f"smt up to {proofs.QUICK_SMT_MAX} bits; throughput at "
                    f"{proofs.QUICK_THROUGHPUT_BITS} bits)")
     add_timeout(p, "--monolithic-timeout",
-                help="seconds per width for the monolithic z3 proof (default 60)")
+                help="seconds per query for each monolithic SMT proof (z3 over integers and "
+                "bit-vectors, cvc5, bitwuzla: each where installed; default 60)")
+    p.add_argument("--scale", action="store_true",
+                   help="also the long figures: the compositional step at M=256, and "
+                   "'loopmlp prove --all' and 'prove --cross-check' in fresh processes "
+                   "(tens of minutes)")
     _docs_options(p, "write the 'Proof times' section of docs/benchmarks.md and "
                   "docs/proof_times.png (the plot needs matplotlib)", proofs.DOCS)
     p.set_defaults(func=cmd_bench_proofs)
@@ -72,7 +79,7 @@ def cmd_bench_proofs(args: argparse.Namespace, out: IO[str], err: IO[str]) -> in
                 current.update(what=what, task=bar.add_task(what, total=total))
             bar.update(current["task"], completed=done or 0)
 
-        report = proofs.run(args.quick, args.monolithic_timeout, tick)
+        report = proofs.run(args.quick, args.monolithic_timeout, tick, scale=args.scale)
     if args.json:
         out.write(json.dumps(report.to_json(), indent=2) + "\n")
     else:
@@ -195,8 +202,16 @@ def _long(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_bench_long(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
-    """Run, print, optionally write the page; exit 1 when engine and interpreter disagree."""
-    doc = long.long_run(args.program, args.profile, args.checkpoint, args.max_steps)
+    """Run, print, optionally write the page; exit 1 when engine and interpreter disagree. On a
+    terminal, a progress display on ``err``: steps run of at most ``--max-steps``, the current
+    checkpoint and side (engine or interpreter), elapsed and left."""
+    with tracker(not args.json, err, "bench long", args.max_steps) as track:
+
+        def tick(what: str, steps: int) -> None:
+            track.item(what)
+            track.update(steps)
+
+        doc = long.long_run(args.program, args.profile, args.checkpoint, args.max_steps, tick)
     if args.json:
         print(json.dumps(doc, indent=2), file=out)
     else:
@@ -235,3 +250,26 @@ def cmd_bench_process(args: argparse.Namespace, out: IO[str], err: IO[str]) -> i
     else:
         print(process.render(bench), end="", file=out)
     return EXIT_OK if bench.agrees else EXIT_REFUTED
+
+
+# --------------------------------------------------------------------------- build
+def _build(p: argparse.ArgumentParser) -> None:
+    command(p, description="The cost of large machines: build of the paper profile at "
+            "256/16/256 in this process, loopmlp info at 1024/32/1024 and loopmlp run "
+            "--profile compact at 256 words and slots as whole processes (with their peak "
+            "memory), each against its target.")
+    p.add_argument("--repeat", type=int, default=1, metavar="R",
+                   help="runs of each, the best wall time counts (default 1)")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.set_defaults(func=cmd_bench_build)
+
+
+def cmd_bench_build(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    """Measure and print; exit 0 whether or not the targets are met (they are figures)."""
+    with tracker(not args.json, err, "bench build") as track:
+        bench = build.measure(args.repeat, track.item)
+    if args.json:
+        print(json.dumps(bench.to_json(), indent=2), file=out)
+    else:
+        print(build.render(bench), end="", file=out)
+    return EXIT_OK

@@ -30,6 +30,7 @@ from verify.result import Result, Verdict
 
 from .args import add_timeout, integer
 from .common import command, verdict_exit
+from .progress import Tracker, tracker
 
 CHECK_METHODS = tuple(m for m in METHODS if m != "factorised") + ("smt-bv",)
 """Every method except factorised (which needs the gadget's own units), plus smt-bv (z3 over
@@ -41,16 +42,20 @@ CHECK_MAX_UNITS = 1 << 15
 def add_arguments(c: argparse.ArgumentParser) -> None:
     """``check MODEL.onnx --spec NAME``: the spec's sizes, the method and its timeout."""
     command(c)
-    c.add_argument("model", metavar="MODEL.onnx")
+    c.add_argument("model", metavar="MODEL.onnx", help="the ONNX model file to check")
     c.add_argument("--spec", required=True, metavar="NAME",
                    help=f"gadget ({', '.join(FAMILIES)}) or gadget/NAME[bits=N]")
-    c.add_argument("--bits", type=integer, metavar="N", help="word width of the spec")
-    c.add_argument("--words", type=integer, metavar="M", help="memory words (read, write)")
+    c.add_argument("--bits", type=integer, metavar="N",
+                   help="word width of the spec (address width for match)")
+    c.add_argument("--words", type=integer, metavar="M",
+                   help="memory words of the spec (read, write; default 2)")
     c.add_argument("--method", choices=CHECK_METHODS, default="auto",
-                   help="auto: exhaustive up to 2^24 inputs, else smt-bv then smt, sharing the "
-                   "timeout (factorised proofs need the gadget's own units)")
+                   help="default auto: exhaustive up to 2^24 inputs, else a short random "
+                   "search, then smt-bv and smt sharing the timeout (factorised proofs need the "
+                   "gadget's own units)")
     add_timeout(c, help="seconds for the solver (default 60)")
-    c.add_argument("--json", action="store_true", help="print the result as JSON")
+    c.add_argument("--json", action="store_true",
+                   help="print the result as JSON (no progress display)")
     c.set_defaults(func=cmd_check)
 
 
@@ -131,33 +136,49 @@ def foreign_obligation(path: str, g: Gadget, loaded: onnx_io.Loaded | None = Non
     return foreign, loaded
 
 
-def run_check(ob: Obligation, method: str, timeout: float) -> Result:
+def run_check(ob: Obligation, method: str, timeout: float,
+              track: Tracker | None = None) -> Result:
     """Check a foreign obligation. ``auto`` enumerates domains up to 2^24 points; beyond, a
     short random search first (a corrupted network is usually wrong on many inputs, and a
     counterexample found that way is replayed like any other; the search never proves), then
     z3 over bit-vectors gets half the time left and z3 over integers the rest (each decided
     gadgets the other could not: branch at 16 bits in 0.1 s over bit-vectors and not in 60 s
-    over integers, subtract at 8 bits in 6 s over integers and 37 s over bit-vectors)."""
+    over integers, subtract at 8 bits in 6 s over integers and 37 s over bit-vectors).
+
+    ``track`` is told each stage, and the inputs enumerated block by block."""
+    def stage(text: str) -> None:
+        if track is not None:
+            track.item(text)
+
+    def tick(done: int, total: int) -> None:
+        if track is not None:
+            track.update(done, total)
+
     if method == "auto":
         if ob.domain.count <= Options().exhaustive_limit:
-            return check_obligation(ob, Options("exhaustive", timeout))
+            stage("exhaustive: inputs enumerated")
+            return check_obligation(ob, Options("exhaustive", timeout, progress=tick))
         t0 = time.perf_counter()
+        stage("sampled: searching for a counterexample")
         search = check_obligation(ob, Options("sampled", min(timeout / 10, 5.0),
                                               samples=2000))
         if search.verdict is Verdict.REFUTED:
             return search
+        stage("smt-bv: z3 over bit-vectors")
         first = _smt_bv(ob, max(timeout - (time.perf_counter() - t0), 0.02) / 2)
         if first.verdict is not Verdict.UNKNOWN:
             return first
         left = round(max(timeout - (time.perf_counter() - t0), 0.01), 2)
+        stage("smt: z3 over the integers")
         second = check_obligation(ob, Options("smt", left))
         if second.verdict is not Verdict.UNKNOWN:
             return second
         return dataclasses.replace(second, seconds=time.perf_counter() - t0,
                                    reason=f"{first.reason}; {second.reason}")
+    stage(f"{method}: inputs enumerated" if method == "exhaustive" else method)
     if method == "smt-bv":
         return _smt_bv(ob, timeout)
-    return check_obligation(ob, Options(method, timeout))
+    return check_obligation(ob, Options(method, timeout, progress=tick))
 
 
 def _smt_bv(ob: Obligation, timeout: float) -> Result:
@@ -175,7 +196,8 @@ def cmd_check(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     Everything cheap is validated first (the timeout, the spec's name and sizes, the model's
     path, the spec's size estimated without building it, the model's input count), so a bad
     argument never waits for a build. The verdict is about what the file computes in its own
-    element type (:mod:`verify.interchange.onnx_check`)."""
+    element type (:mod:`verify.interchange.onnx_check`). On a terminal, a progress display on
+    ``err`` names the stage and counts the inputs enumerated, block by block."""
     onnx_io.require_onnx()
     name, bits, words = parse_spec_sizes(args.spec, args.bits, args.words)
     onnx_io.check_path(args.model)
@@ -184,8 +206,17 @@ def cmd_check(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
                          spec=FAMILIES[name].obligation_name(bits, words))
     ob, loaded = foreign_obligation(args.model, make(name, bits, words), loaded)
     t0 = time.perf_counter()
-    checked = onnx_check.check_model(args.model, ob, loaded,
-                                     lambda o: run_check(o, args.method, args.timeout))
+    with tracker(not args.json, err, f"check {ob.name}") as track:
+
+        def run(o: Obligation) -> Result:
+            r = run_check(o, args.method, args.timeout, track)
+            if onnx_io.onnxruntime_available() and (
+                    r.verdict is Verdict.PROVED or r.counterexample is not None):
+                track.item("onnxruntime: confirming the verdict on the file")
+            return r
+
+        track.item("interval bounds of the file's own arithmetic")
+        checked = onnx_check.check_model(args.model, ob, loaded, run)
     r = checked.result
     seconds = time.perf_counter() - t0
     x = None

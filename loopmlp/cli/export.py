@@ -15,7 +15,7 @@ import json
 import re
 from typing import IO, Any
 
-from constructions.computer import PROFILES, build
+from constructions.computer import ALL_PROFILES, build
 from constructions.computer.placement import depth
 from constructions.gadgets import Gadget
 from constructions.gadgets.families import FAMILIES, make, shape
@@ -54,8 +54,8 @@ def add_arguments(e: argparse.ArgumentParser) -> None:
                    help="softmax temperature (with --giannou-network, default 100)")
     where.add_argument("--vnnlib", metavar="DIR",
                        help="write ONNX models, VNN-LIB properties and instances.csv for gadgets")
-    e.add_argument("--profile", choices=PROFILES, default="paper",
-                   help="computer profile (without --gadget)")
+    e.add_argument("--profile", choices=ALL_PROFILES, default="paper",
+                   help="computer profile (without --gadget; default paper)")
     e.add_argument("--gadget", choices=tuple(FAMILIES), help="export one gadget, not the computer")
     e.add_argument("--words", type=integer, metavar="M",
                    help="data words (computer: default 8; read/write gadgets: default 2)")

@@ -31,35 +31,40 @@ def add_arguments(g: argparse.ArgumentParser) -> None:
 
     r = gs.add_parser("run", help="run a looped Transformer on SUBLEQ, checked step by step",
                       epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    r.add_argument("--network", metavar="FILE.npz", help="weights saved from their code")
+    r.add_argument("--network", metavar="FILE.npz", help="weights saved from their code "
+                   "(default: the reconstruction of --program)")
     r.add_argument("--program", metavar="P.sq", help="the program to encode (needed without "
                    "X0 in the file)")
     r.add_argument("--bits", type=integer, metavar="N", help="bits per word of the program")
-    r.add_argument("--max-steps", type=integer, default=100_000, metavar="S")
+    r.add_argument("--max-steps", type=integer, default=100_000, metavar="S",
+                   help="stop after S steps (default 100000)")
     r.add_argument("--check", action="store_true",
                    help="exit 1 at the first step that decodes wrongly or goes non-finite")
-    r.add_argument("--json", action="store_true")
+    r.add_argument("--json", action="store_true", help="print the run as JSON")
     add_run_options(r)
     r.set_defaults(func=cmd_run)
 
     e = gs.add_parser("export", help="write the reconstruction of a program as .npz")
-    e.add_argument("file", metavar="FILE.npz")
-    e.add_argument("--program", required=True, metavar="P.sq")
-    e.add_argument("--lam", type=real, default=subleq_net.DEFAULT_LAM, metavar="L")
-    e.add_argument("--eps", type=real, default=subleq_net.DEFAULT_EPS, metavar="E")
-    e.add_argument("--bits", type=integer, metavar="N")
+    e.add_argument("file", metavar="FILE.npz", help="the file to write")
+    e.add_argument("--program", required=True, metavar="P.sq", help="the program (required)")
+    e.add_argument("--lam", type=real, default=subleq_net.DEFAULT_LAM, metavar="L",
+                   help=f"softmax temperature (default {subleq_net.DEFAULT_LAM:g})")
+    e.add_argument("--eps", type=real, default=subleq_net.DEFAULT_EPS, metavar="E",
+                   help=f"error-correction flat zone (default {subleq_net.DEFAULT_EPS:g})")
+    e.add_argument("--bits", type=integer, metavar="N",
+                   help="bits per word (default: the program's)")
     e.add_argument("--force", action="store_true", help="overwrite FILE.npz")
     e.set_defaults(func=cmd_export)
 
     i = gs.add_parser("import", help="check a saved looped Transformer and describe it")
-    i.add_argument("file", metavar="FILE.npz")
-    i.add_argument("--json", action="store_true")
+    i.add_argument("file", metavar="FILE.npz", help="the saved network")
+    i.add_argument("--json", action="store_true", help="print the description as JSON")
     i.set_defaults(func=cmd_import)
 
     f = gs.add_parser("frontier", help="where the network stops being correct")
     f.add_argument("--plot", metavar="FILE.png", help="draw the (lambda, n) picture here")
     f.add_argument("--quick", action="store_true", help="fewer values, no certified runs")
-    f.add_argument("--json", action="store_true")
+    f.add_argument("--json", action="store_true", help="print the boundaries as JSON")
     f.set_defaults(func=cmd_frontier)
 
 

@@ -6,18 +6,19 @@ import argparse
 import json
 from typing import IO, Any
 
-from constructions.computer import PROFILES, Computer, build
+from constructions.computer import ALL_PROFILES, Computer, build
 from constructions.machine.subleq import MachineSize
 
 from .args import add_sizes, check_fits
+from .building import with_progress
 from .common import EXIT_OK
 
 
 def add_arguments(i: argparse.ArgumentParser) -> None:
     """``info``: profile, sizes, JSON."""
-    i.add_argument("--profile", choices=PROFILES, default="paper",
+    i.add_argument("--profile", choices=ALL_PROFILES, default="paper",
                    help="network profile to describe (default paper)")
-    add_sizes(i)
+    add_sizes(i, ("16", "16", "64"))
     i.add_argument("--json", action="store_true",
                    help="print the layers, widths and weight counts as JSON")
     i.set_defaults(func=cmd_info)
@@ -57,8 +58,9 @@ def cmd_info(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     size = MachineSize(16 if args.words is None else args.words,
                        16 if args.bits is None else args.bits,
                        64 if args.slots is None else args.slots)
-    check_fits(args.profile, size)
-    d = describe(build(args.profile, size))
+    weights = check_fits(args.profile, size)
+    d = with_progress(lambda: describe(build(args.profile, size)), args.profile, size, weights,
+                      err, not args.json)
     if args.json:
         out.write(json.dumps(d, indent=2) + "\n")
         return EXIT_OK

@@ -48,31 +48,36 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     q.add_argument("--model", required=True,
                    help="layer kind: lt, deltanet, recdelta or srwm (a comma list: one per layer)")
     q.add_argument("--language", required=True, help="a language from `loopmlp lang list`")
-    q.add_argument("--max-length", type=int, required=True, metavar="L")
+    q.add_argument("--max-length", type=int, required=True, metavar="L",
+                   help="check every string up to this length (0 to 10000)")
     q.add_argument("--heads", help="heads per layer (comma list); needed for LT layers")
-    q.add_argument("--ln-eps", type=float, default=1e-5, help="layer norm epsilon (1e-5)")
-    q.add_argument("--json", action="store_true")
+    q.add_argument("--ln-eps", type=float, default=1e-5,
+                   help="layer norm epsilon (default 1e-05)")
+    q.add_argument("--json", action="store_true", help="print the result as JSON")
     q.set_defaults(func=cmd_check)
 
     q = ls.add_parser("dfa", help="compile a DFA (JSON) to an SRWM and prove it")
     q.add_argument("file", metavar="DFA.json",
                    help='{"alphabet": ["a","b"], "delta": [[1,0],[0,1]], "accept": [1,0]}')
-    q.add_argument("--max-length", type=int, default=8, metavar="L")
-    q.add_argument("--json", action="store_true")
+    q.add_argument("--max-length", type=int, default=8, metavar="L",
+                   help="enumerate every string up to this length (0 to 30; default 8)")
+    q.add_argument("--json", action="store_true", help="print the result as JSON")
     q.set_defaults(func=cmd_dfa)
 
     q = ls.add_parser("save", help="write a construction's weights (.npz or .safetensors)")
-    q.add_argument("construction")
-    q.add_argument("output", metavar="OUT")
+    q.add_argument("construction", help="a name from `loopmlp lang list`")
+    q.add_argument("output", metavar="OUT", help="the file to write (.npz or .safetensors)")
     q.add_argument("--force", action="store_true", help="overwrite OUT")
     q.set_defaults(func=cmd_save)
 
 
 def cmd_list(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     """One line per construction, then the languages."""
-    for name in constructions():
+    names = list(constructions())
+    wide = max(len(n) for n in names)
+    for name in names:
         m, lang = construction(name)
-        print(f"{name:16} {'+'.join(m.kinds):10} {lang.name:12} width {m.d}", file=out)
+        print(f"{name:{wide}} {'+'.join(m.kinds):12} {lang.name:12} width {m.d}", file=out)
     print("languages: " + ", ".join(LANGUAGES), file=out)
     return EXIT_OK
 

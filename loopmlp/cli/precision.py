@@ -4,6 +4,7 @@ float formats that run each network exactly."""
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 from typing import IO, Any
 
@@ -11,10 +12,14 @@ from constructions.computer import PROFILES, build
 from constructions.computer.runtime import certificate
 from constructions.machine.subleq import MachineSize
 from proofs.precision import largest_bits
-from verify.exact.precision import FORMATS
+from verify.exact.precision import FORMATS, Certificate
 
 from .args import integer
 from .common import command
+from .progress import Tracker, tracker
+
+ORDERS = (("any", "any order"), ("natural", "natural order"))
+"""The summation orders a largest N is searched for: (argument, words on the display)."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -31,18 +36,36 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--confirm-all", action="store_true",
                    help="check that N + 1 is not certified for every format's largest N "
                    "(default: float32 only; every largest N is itself certified at M, K)")
-    p.add_argument("--json", action="store_true", help="print the table as JSON")
+    p.add_argument("--json", action="store_true",
+                   help="print the table as JSON (no progress display)")
     p.set_defaults(func=cmd_precision)
 
 
+@functools.lru_cache(maxsize=64)
+def _certificate(profile: str, size: MachineSize) -> Certificate:
+    return certificate(build(profile, size))
+
+
+def steps(profiles: list[str]) -> int:
+    """The items of :func:`table`'s work: per profile, its certificate at the size, and the
+    search for the largest N of every format in both summation orders."""
+    return len(profiles) * (1 + len(FORMATS) * len(ORDERS))
+
+
 def table(profiles: list[str], size: MachineSize,
-          confirmed: tuple[str, ...] = ("float32",)) -> list[dict[str, Any]]:
+          confirmed: tuple[str, ...] = ("float32",),
+          track: Tracker | None = None) -> list[dict[str, Any]]:
     """One row per profile: the certificate at ``size`` and the largest N per format that the
     analysis certifies at ``size``'s M and K (also checked to be the largest, at N + 1, for the
-    ``confirmed`` formats)."""
+    ``confirmed`` formats). ``track`` is told each item (:func:`steps` in all) as it starts and
+    ends, and each N the bisection tries."""
     rows = []
     for prof in profiles:
-        cert = certificate(build(prof, size))
+        if track is not None:
+            track.item(f"{prof} certificate M={size.words} N={size.bits} K={size.slots}")
+        cert = _certificate(prof, size)
+        if track is not None:
+            track.advance()
         row: dict[str, Any] = {
             "profile": prof, "words": size.words, "bits": size.bits, "slots": size.slots,
             "max_preactivation": cert.largest("pre"),
@@ -52,25 +75,42 @@ def table(profiles: list[str], size: MachineSize,
         }
         for fmt in FORMATS:
             confirm = fmt in confirmed
+            largest = {}
+            for order, words in ORDERS:
+                largest[order] = largest_bits(prof, size.words, size.slots, fmt, order,
+                                              _tried(track, f"{prof} {fmt} ({words})"),
+                                              confirm=confirm)
+                if track is not None:
+                    track.advance()
             row["formats"][fmt] = {
                 "significand_bits": FORMATS[fmt][0],
                 "exact": cert.exact_in(fmt, "any"),
                 "exact_natural_order": cert.exact_in(fmt, "natural"),
-                "largest_bits": largest_bits(prof, size.words, size.slots, fmt, "any",
-                                             confirm=confirm),
-                "largest_bits_natural_order": largest_bits(prof, size.words, size.slots, fmt,
-                                                           "natural", confirm=confirm),
+                "largest_bits": largest["any"],
+                "largest_bits_natural_order": largest["natural"],
                 "largest_bits_confirmed": confirm,
             }
         rows.append(row)
     return rows
 
 
+def _tried(track: Tracker | None, what: str) -> Any:
+    """The certificate maker of a largest-N search, naming each N it tries on ``track``."""
+    def cert_of(profile: str, size: MachineSize) -> Certificate:
+        if track is not None:
+            track.item(f"{what} N={size.bits}?")
+        return _certificate(profile, size)
+    return cert_of
+
+
 def cmd_precision(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
-    """Print the certificate table."""
+    """Print the certificate table; on a terminal, a progress display on ``err`` while it is
+    computed (the items done of all, the current one, elapsed and left)."""
     size = MachineSize(args.words, args.bits, args.slots)
-    rows = table(list(args.profile or PROFILES), size,
-                 tuple(FORMATS) if args.confirm_all else ("float32",))
+    profiles = list(args.profile or PROFILES)
+    with tracker(not args.json, err, "precision", steps(profiles)) as track:
+        rows = table(profiles, size, tuple(FORMATS) if args.confirm_all else ("float32",),
+                     track)
     if args.json:
         print(json.dumps({"rows": rows}, indent=2), file=out)
         return 0

@@ -14,7 +14,7 @@ from loopmlp.report.results import JSON_MARKER, results_text, write_document
 from proofs import registry
 from proofs.registry import Entry
 from verify.files import check_replaceable
-from verify.methods import METHODS, Options
+from verify.methods import METHODS, Options, memo
 from verify.methods import executor as executors
 from verify.methods.solvers import SOLVERS
 from verify.result import Result, Verdict, combine, summary
@@ -30,14 +30,16 @@ def add_arguments(pr: argparse.ArgumentParser) -> None:
     pr.add_argument("--only", action="append", metavar="PATTERN",
                     help="glob over obligation names (repeatable), e.g. 'gadget/*'")
     pr.add_argument("--method", choices=METHODS, default="auto",
-                    help="checking method (auto: exhaustive for small domains, else factorised "
-                    "or smt; cvc5: smt decided by cvc5)")
+                    help="checking method (default auto: exhaustive for domains up to 2^24 "
+                    "points, else factorised where declared, else smt; cvc5: smt decided by cvc5)")
     add_timeout(pr, help="seconds per obligation for the solver (default 60)")
     pr.add_argument("--json", metavar="FILE", help="write results as JSON ('-' for stdout)")
     pr.add_argument("--junit", metavar="FILE",
                     help="write results as JUnit XML ('-' for stdout)")
     pr.add_argument("--all", action="store_true", help="include the slow obligations")
-    pr.add_argument("--quiet", action="store_true", help="print only what is not proved")
+    pr.add_argument("--quiet", action="store_true",
+                    help="print only what is not proved, then the summary line; no progress "
+                    "display")
     pr.add_argument("--solver", choices=SOLVERS, default=None,
                     help="SMT solver for every solver query (default z3; cvc5 and bitwuzla need "
                     "their extras; bitwuzla decides bit-vector queries only)")
@@ -115,11 +117,16 @@ def prove_entries(entries: list[Entry], args: argparse.Namespace, lines: IO[str]
     A progress display on ``err`` when ``show_progress`` (default: not ``quiet``) and ``err``
     is a terminal: the obligations done of all, the time elapsed and an estimate of the time
     left, and below it the current obligation with its own progress where its method reports
-    one (blocks of an enumeration, cases of a case split, groups of a factorisation)."""
+    one (blocks of an enumeration, cases of a case split, groups of a factorisation).
+
+    Within the loop an obligation of the same content is checked once
+    (:func:`verify.methods.memo.reuse`)."""
     results: list[Result] = []
     t0 = time.perf_counter()
     shown = not quiet if show_progress is None else show_progress
-    with _executor(args) as ex, progress(shown, err) as bar:
+    # One reuse scope for the run: a gadget proved as its own obligation is not proved again as
+    # a premise of a compositional step (keyed on content: verify.methods.memo).
+    with _executor(args) as ex, progress(shown, err) as bar, memo.reuse():
         task = bar.add_task("obligations", total=len(entries)) if bar else None
         remote = _distributed(args, ex, [e.name for e in entries])
         for entry in entries:

@@ -62,7 +62,8 @@ def add_arguments(rp: argparse.ArgumentParser) -> None:
                     help=f"step limit of the traced run (default {DEFAULT_TRACE_STEPS})")
     rp.add_argument("--no-pictures", action="store_true",
                     help="leave the pictures out (faster; they need matplotlib anyway)")
-    rp.add_argument("--quiet", action="store_true", help="print only what is not proved")
+    rp.add_argument("--quiet", action="store_true",
+                    help="print only what is not proved (no summary, no progress display)")
     rp.set_defaults(func=cmd_report)
 
 

@@ -7,13 +7,14 @@ import argparse
 import json
 from typing import IO
 
-from constructions.computer import PROFILES, build
+from constructions.computer import ALL_PROFILES, build
 from constructions.computer.runner import ENGINES, run_network
 from constructions.machine import asm
 from constructions.machine.subleq import MachineSize, State, signed_memory
 from verify.errors import InputError, ParameterError
 
 from .args import add_sizes, check_fits, check_steps, check_trace, integer
+from .building import with_progress
 from .common import EXIT_OK, EXIT_REFUTED, EXIT_UNKNOWN, command
 from .transformer import add_run_options
 from .transformer import run_network as run_giannou
@@ -33,9 +34,11 @@ def add_arguments(r: argparse.ArgumentParser) -> None:
     command(r, epilog=RUN_EXIT_CODES)
     r.add_argument("file", metavar="FILE.sq", nargs="?",
                    help="the program (optional with --giannou-network when the file holds X0)")
-    r.add_argument("--profile", choices=PROFILES, default="paper",
+    r.add_argument("--profile", choices=ALL_PROFILES, default="paper",
                    help="network profile that runs the program (default paper)")
-    add_sizes(r)
+    add_sizes(r, ("the file's .size, else the smallest that fits",
+                  "the file's .size, else 16",
+                  "the file's .size, else the smallest that fits"))
     r.add_argument("--max-steps", type=integer, default=100_000, metavar="S",
                    help="stop after S steps if the program has not halted (default 100000)")
     r.add_argument("--trace", action="store_true", help="print the state after every step")
@@ -64,13 +67,14 @@ def cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     check_steps(args.max_steps)
     program = asm.load(args.file, words=args.words, bits=args.bits, slots=args.slots)
     try:
-        check_fits(args.profile, program.size)
+        weights = check_fits(args.profile, program.size)
         if args.trace:
             check_trace(args.max_steps, program.size)
     except ParameterError as e:  # the size may come from the file: name it
         raise InputError(args.file, None, str(e)) from None
     expectations = asm.expectations(program, program.state)  # a bad expect line: exit 2 now
-    computer = build(args.profile, program.size)
+    computer = with_progress(lambda: build(args.profile, program.size), args.profile,
+                             program.size, weights, err, not args.json)
     result = run_network(computer, program.state, args.max_steps, trace=args.trace,
                          check=args.check, engine=args.engine)
     size = program.size
@@ -116,8 +120,8 @@ def cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             failed = [e for e in expectations if not e.holds]
             print(f"  expectations: {len(expectations) - len(failed)} of {len(expectations)} "
                   "hold", file=out)
-            for e in failed:
-                print(f"  expectation fails: {e}", file=out)
+            for x in failed:
+                print(f"  expectation fails: {x}", file=out)
         elif expectations:
             print("  expectations: not checked (the program did not halt)", file=out)
         if result.agrees_with_interpreter is not None:

@@ -34,7 +34,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     """The options of a looped-Transformer run (``giannou run`` and ``run``)."""
     p.add_argument("--dtype", choices=DTYPES, default="float64",
                    help="float64 or float32 as numpy computes them, or exact: sound "
-                   "enclosures of the real-number run (a certified trace)")
+                   "enclosures of the real-number run (a certified trace); default float64")
     p.add_argument("--max-subtract", action="store_true",
                    help="subtract each column's maximum inside the softmax (their code does not)")
     p.add_argument("--lam", type=real, metavar="L",

@@ -26,8 +26,11 @@ ROW_FIELDS = {"gadget", "bits", "sizes", "method", "verdict", "seconds", "build_
 
 @pytest.fixture(scope="module")
 def quick_json() -> tuple[int, dict[str, Any], str]:
-    """One quick run, shared by the tests that read its JSON."""
-    code, out, err = run("bench", "proofs", "--quick", "--json")
+    """One quick run without its 64-bit rung (seconds each under load: the slow test below
+    runs the whole quick ladder), shared by the tests that read its JSON."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(bench, "QUICK_LADDER", tuple(b for b in bench.QUICK_LADDER if b < 64))
+        code, out, err = run("bench", "proofs", "--quick", "--json")
     return code, json.loads(out), err
 
 
@@ -52,13 +55,22 @@ def test_quick_json_has_the_documented_fields(quick_json: tuple[int, dict[str, A
     tp = doc["throughput"]
     assert tp["gadget"] == "subtract" and tp["bits"] == bench.QUICK_THROUGHPUT_BITS
     assert tp["evaluations"] == 1 << (2 * tp["bits"])
-    assert tp["per_second"] > 0 and tp["target_per_second"] == 20_000_000
-    assert [t["name"] for t in doc["targets"]] == [
-        "subtract at 64 bits proved", "all gadgets at 32 bits, together",
-        "exhaustive throughput, subtract at 12 bits", "monolithic z3 on subtract times out"]
+    assert tp["per_second"] > 0 and tp["target_per_second"] == 100_000_000
+    wide = [f"{g} at 64 bits proved" for g in
+            ("subtract", "add", "compare", "increment", "branch", "read", "write")]
+    assert [t["name"] for t in doc["targets"]] == wide + [
+        "all gadgets at 32 bits, together", "exhaustive throughput, subtract at 12 bits",
+        "building paper at M=256,N=16,K=256", "compositional step, paper at M=256,N=16,K=256",
+        "prove --all", "prove --cross-check, nothing unknown",
+        "monolithic z3 on subtract times out"]
     for t in doc["targets"]:
         assert set(t) == {"name", "target", "measured", "status"}
         assert t["status"] in {"met", "missed", "agrees", "differs", "not measured"}
+    by = {t["name"]: t for t in doc["targets"]}
+    for name in (*wide, "building paper at M=256,N=16,K=256", "prove --all"):
+        # no 64-bit rung in this run; no build with --quick; prove only with --scale
+        assert by[name]["status"] == "not measured", by[name]
+    assert set(doc["monolithic"]) <= set(bench.MONOLITHIC) and "z3-int" in doc["monolithic"]
 
 
 def test_quick_ladder_covers_every_family_and_method(
@@ -74,7 +86,46 @@ def test_quick_ladder_covers_every_family_and_method(
     assert ("compare", 16, "exhaustive") in by
     assert ("subtract", 16, "factorised") in by and ("subtract", 16, "smt") not in by
     assert not any(g == "match" and m == "factorised" for g, _, m in by)
-    assert max(r["bits"] for r in rows if r["method"] == "smt") <= bench.QUICK_SMT_MAX
+    mono = [bench.method_of(c) for c in doc["monolithic"]]
+    assert max(r["bits"] for r in rows if r["method"] in mono) <= bench.QUICK_SMT_MAX
+    for method in mono:  # each installed monolithic configuration, beside ours
+        assert ("subtract", 2, method) in by, method
+
+
+@pytest.mark.slow
+def test_the_quick_ladder_measures_every_gadget_at_64_bits() -> None:
+    code, out, err = run("bench", "proofs", "--quick", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    by = {t["name"]: t for t in doc["targets"]}
+    for g in ("subtract", "add", "compare", "increment", "branch", "read", "write"):
+        t = by[f"{g} at 64 bits proved"]
+        assert t["measured"].endswith("(factorised, build included)"), t
+        assert t["status"] == ("met" if float(t["measured"].split()[0]) < 0.5 else "missed")
+
+
+def test_the_64_bit_targets_are_read_off_the_measured_rows() -> None:
+    def row(gadget: str, seconds: float, build: float) -> bench.Row:
+        return bench.Row(gadget, 64, {"bits": 64}, "factorised", "proved", seconds, build, 1, 1,
+                         "")
+
+    report = bench.Report(False, 30.0, [row("subtract", 0.3, 0.1), row("add", 0.45, 0.1)])
+    by = {t.name: t for t in bench.targets(report)}
+    assert (by["subtract at 64 bits proved"].measured, by["subtract at 64 bits proved"].status
+            ) == ("0.40 s (factorised, build included)", "met")
+    assert (by["add at 64 bits proved"].measured, by["add at 64 bits proved"].status
+            ) == ("0.55 s (factorised, build included)", "missed")
+    assert "compare at 64 bits proved" not in by  # not in the run: no row
+    report.build_paper = 2.5
+    assert {t.name: t.status for t in bench.targets(report)}[
+        "building paper at M=256,N=16,K=256"] == "missed"
+    report.scale = {"prove_all": {"exit": 0, "seconds": 420.0,
+                                  "summary": {"proved": 3, "refuted": 0, "unknown": 0}},
+                    "cross_check": {"exit": 3, "seconds": 400.0,
+                                    "summary": {"proved": 2, "refuted": 0, "unknown": 1}}}
+    got = {t.name: (t.measured, t.status) for t in bench.targets(report)}
+    assert got["prove --all"] == ("7.0 min, 3 proved, 0 refuted, 0 unknown", "met")
+    assert got["prove --cross-check, nothing unknown"][1] == "missed"
 
 
 def test_plain_table_lists_every_row_and_the_targets() -> None:
@@ -86,7 +137,7 @@ def test_plain_table_lists_every_row_and_the_targets() -> None:
     assert head.split() == ["gadget", "bits", "method", "verdict", "seconds"]
     assert sum(1 for ln in lines if ln.startswith("compare ")) == len(report.rows)
     assert "exhaustive throughput: subtract[bits=8]" in text
-    assert "targets:" in text and "subtract at 64 bits proved" in text
+    assert "targets:" in text and "compare at 64 bits proved" in text
 
 
 def test_a_timeout_stops_the_solver_for_larger_widths(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,7 +152,8 @@ def test_a_timeout_stops_the_solver_for_larger_widths(monkeypatch: pytest.Monkey
     monkeypatch.setattr(bench, "smt", smt)
     monkeypatch.setattr(bench, "LADDER", (2, 3, 4, 16))
     seen: list[str] = []
-    rows = bench.run_family(bench.FAMILIES[0], False, 7.0, lambda what, *_: seen.append(what))
+    rows = bench.run_family(bench.FAMILIES[0], False, 7.0, lambda what, *_: seen.append(what),
+                            ("z3-int",))
     smt_rows = [(r.bits, r.verdict) for r in rows if r.method == "smt"]
     assert smt_rows == [(2, "proved"), (3, "timeout")]
     assert [r.bits for r in rows if r.method == "factorised"] == [2, 3, 4, 16]
@@ -112,6 +164,22 @@ def test_a_timeout_stops_the_solver_for_larger_widths(monkeypatch: pytest.Monkey
     section = bench.docs_section(report, None)
     assert "| subtract | 3 | " in section and "timeout (7 s)" in section
     assert "| subtract | 4 | " in section
+    # the ratio column: the monolithic proof's time over ours, or a bound past a timeout
+    ours = min(r.seconds for r in rows if r.bits == 3 and r.method in bench.OURS)
+    assert f"| > {7.0 / ours:.3g} |" in section.splitlines()[
+        next(i for i, ln in enumerate(section.splitlines()) if ln.startswith("| subtract | 3 |"))]
+
+
+def test_the_ratio_is_the_fastest_monolithic_proof_over_ours() -> None:
+    def row(method: str, seconds: float, verdict: str = "proved") -> bench.Row:
+        return bench.Row("add", 8, {"bits": 8}, method, verdict, seconds, 0.0, 1, 1, "")
+
+    report = bench.Report(False, 30.0, [row("exhaustive", 0.5), row("factorised", 0.25),
+                                        row("smt", 10.0), row("z3-bv", 5.0),
+                                        row("bitwuzla-bv", 30.0, "timeout")],
+                          configs=("z3-int", "z3-bv", "bitwuzla-bv"))
+    assert bench.ratio(report, "add", 8) == "20"
+    assert bench.ratio(report, "add", 9) == "-"
 
 
 def test_write_docs_replaces_only_its_section(tmp_path: Path) -> None:

@@ -20,6 +20,8 @@ def test_bench_process_json() -> None:
     assert doc["interpreter_seconds"] > 0 and doc["loopmlp_seconds"] > 0
     assert doc["ratio"] == round(doc["loopmlp_seconds"] / doc["interpreter_seconds"], 2)
     assert doc["target"] == 30
+    assert doc["interpreter_cpu"] > 0 and doc["loopmlp_cpu"] > 0
+    assert doc["cpu_ratio"] == round(doc["loopmlp_cpu"] / doc["interpreter_cpu"], 2)
 
 
 def test_bench_process_text_and_bad_repeat() -> None:

@@ -22,6 +22,15 @@ def run(*argv: str) -> tuple[int, str, str]:
 def test_list() -> None:
     code, out, _ = run("lang", "list")
     assert code == 0 and "lt-dyck1" in out and "srwm-abab-star" in out and "reset-dyck1" in out
+    assert any(line.split()[:3] == ["ltdelta-reset-dyck1", "lt+deltanet", "reset-dyck1"]
+               for line in out.splitlines())
+
+
+def test_run_latch_construction() -> None:
+    code, out, _ = run("lang", "run", "ltdelta-reset-dyck1", "((1()1(", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["agrees"] is True
+    assert [p["target"] for p in doc["prefixes"]] == [1, 1, 0, 1, 0, 0, 1]
 
 
 def test_run_json_schema() -> None:
@@ -48,7 +57,8 @@ def test_errors_are_one_line_exit_2(argv: tuple[str, ...], needle: str) -> None:
 
 CASES = [("lt-dyck1", "lt", "dyck1", "26", 8), ("lt-anbn", "lt", "anbn", "26", 12),
          ("recdelta-parity", "recdelta", "parity", "21", 6),
-         ("srwm-abab-star", "srwm", "abab-star", "2", 6)]
+         ("srwm-abab-star", "srwm", "abab-star", "2", 6),
+         ("ltdelta-reset-dyck1", "lt,deltanet", "reset-dyck1", "34,34", 5)]
 
 
 @pytest.mark.parametrize("cons, kind, lang, heads, length", CASES)
@@ -79,6 +89,9 @@ def _corrupt(src: Path, dst: Path, key: str, index: tuple[int, ...], value: floa
     ("lt-anbn", "lt", "anbn", "26", 12, "layers.0.slow_net.weight", (8, 10), 1.0),
     ("recdelta-parity", "recdelta", "parity", "21", 6, "layers.0.R_v", (0, 0, 0, 0), -1.0),
     ("srwm-abab-star", "srwm", "abab-star", "2", 6, "layers.1.linear2.weight", (14, 0), 8.0),
+    # the latch's gate on the reset symbol turned off: the latch keeps its old count
+    ("ltdelta-reset-dyck1", "lt,deltanet", "reset-dyck1", "34,34", 5,
+     "layers.2.slow_net.weight", (3, 20), -400.0),
 ])
 @pytest.mark.parametrize("suffix", ["npz", "safetensors"])
 def test_corrupted_copy_refuted(cons: str, kind: str, lang: str, heads: str, length: int, key: str,

@@ -64,7 +64,7 @@ def test_run_text_output(workdir: Path) -> None:
     assert (code, err) == (0, "")
     lines = out.splitlines()
     assert lines[0] == (f"{COUNTDOWN}: halted after 29 steps on the paper-minimal profile "
-                        "(14 layers), pc=3")
+                        "(13 layers), pc=3")
     assert "  ticks = 10" in lines and "  n = 0" in lines
     assert lines[-1] == "  interpreter: agrees"
     code, out, _ = cli("run", str(COUNTDOWN), "--profile", "paper-minimal")
@@ -346,10 +346,10 @@ def test_info_text(workdir: Path) -> None:
     assert listing(workdir) == set()
     lines = out.splitlines()
     assert lines[0] == "profile paper: words=4 bits=4 slots=4"
-    assert re.match(r"  layers 23 \(9 identity\), state width 42, widest layer \d+$", lines[1])
+    assert re.match(r"  layers 23 \(10 identity\), state width 42, widest layer \d+$", lines[1])
     rows = lines[3:]
     assert len(rows) == 23
-    assert sum(r.endswith("  identity") for r in rows) == 9
+    assert sum(r.endswith("  identity") for r in rows) == 10
     assert re.match(r"\s+0 fetch: match\s+42 -> \d+\s+nnz \d+$", rows[0])
 
 
@@ -359,7 +359,7 @@ def test_info_json_matches_text() -> None:
     assert (code, err) == (0, "")
     doc = json.loads(out)
     assert doc["profile"] == "paper-minimal"
-    assert (doc["layers"], doc["identity_layers"], doc["state_width"]) == (14, 0, 42)
+    assert (doc["layers"], doc["identity_layers"], doc["state_width"]) == (13, 0, 42)
     assert doc["parameters"] >= doc["nonzero_weights"] > 0
     assert doc["dense_parameters"] > doc["parameters"]
     _, text, _ = cli("info", "--profile", "paper-minimal", "--words", "4", "--bits", "4",

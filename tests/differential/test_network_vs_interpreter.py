@@ -14,7 +14,8 @@ Three drivers:
 - :func:`constructions.computer.runner.run_network` with ``trace`` and ``check`` against
   :func:`constructions.machine.subleq.run` (steps, halting, reason, trace),
 - a stateful test that interleaves single network steps, memory and PC pokes (decoded from the
-  network's vector, changed, re-encoded) and short checked runs.
+  network's vector, changed, re-encoded) and short checked runs; this one also runs the
+  profiles written from formulas (``three-layer``, ``two-layer``).
 
 Computers are built once per (profile, size). Sizes up to M = 64, N = 16, K = 64; the larger
 ones are slow (building, and the dense float path of the mid-sized layers).
@@ -37,7 +38,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from constructions.computer import PROFILES, Computer, build, state_names
+from constructions.computer import ALL_PROFILES, PROFILES, Computer, build, state_names
 from constructions.computer.runner import run_network
 from constructions.machine.subleq import MachineSize, State, make_state, run, step
 
@@ -237,12 +238,17 @@ TestStatefulPaperMinimal = lockstep_machine("paper-minimal", (4, 16, 8)).TestCas
 TestStatefulPaperMinimal.settings = STATEFUL
 TestStatefulCompact = lockstep_machine("compact", (4, 16, 8)).TestCase
 TestStatefulCompact.settings = STATEFUL
+TestStatefulThreeLayer = lockstep_machine("three-layer", (4, 16, 8)).TestCase
+TestStatefulThreeLayer.settings = STATEFUL
+TestStatefulTwoLayer = lockstep_machine("two-layer", (4, 16, 8)).TestCase
+TestStatefulTwoLayer.settings = STATEFUL
 TestStatefulLarge = pytest.mark.slow(lockstep_machine("paper", (64, 16, 64)).TestCase)
 TestStatefulLarge.settings = settings(STATEFUL, max_examples=5)
 
 
 def test_stateful_covers_every_profile() -> None:
-    assert set(PROFILES) == {"paper", "paper-minimal", "compact"}, (
+    assert set(ALL_PROFILES) == {"paper", "paper-minimal", "compact", "three-layer",
+                                 "two-layer"}, (
         "add a stateful test for a new profile")
 
 

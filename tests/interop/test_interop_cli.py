@@ -60,7 +60,7 @@ def test_computer_export_message(tmp_path: Path) -> None:
     assert out.startswith(f"{path}: paper-minimal[words=2,bits=2,slots=2] as ONNX")
     model = onnx.load(str(path))
     assert model.opset_import[0].version == onnx_io.OPSET and model.ir_version == 8
-    assert sum(n.op_type == "Relu" for n in model.graph.node) == 14
+    assert sum(n.op_type == "Relu" for n in model.graph.node) == 13
 
 
 def test_missing_extra_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,7 +19,7 @@ import pytest
 pytest.importorskip("onnx", reason="the onnx extra is not installed")
 pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
 
-from constructions.computer import PROFILES, build, decode, encode  # noqa: E402
+from constructions.computer import ALL_PROFILES, build, decode, encode  # noqa: E402
 from constructions.gadgets.families import FAMILIES as GADGETS  # noqa: E402
 from constructions.gadgets.families import make as gadget  # noqa: E402
 from constructions.gadgets.families import shape as gadget_size  # noqa: E402
@@ -128,7 +128,7 @@ def _run_program(profile: str, program: asm.Program, max_steps: int) -> int:
     return steps
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", ALL_PROFILES)
 @pytest.mark.parametrize("program", ["countdown.sq", "multiply.sq"])
 def test_step_model_runs_corpus_programs_like_the_interpreter(profile: str, program: str) -> None:
     p = asm.load(CORPUS / program)
@@ -137,7 +137,7 @@ def test_step_model_runs_corpus_programs_like_the_interpreter(profile: str, prog
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", ALL_PROFILES)
 @pytest.mark.parametrize("program", sorted(p.name for p in CORPUS.glob("*.sq")))
 def test_step_model_runs_whole_corpus(profile: str, program: str) -> None:
     p = asm.load(CORPUS / program)
@@ -164,7 +164,7 @@ def test_gadget_sizes_are_estimated_exactly_before_building(name: str) -> None:
         assert GADGETS[name].obligation_name(bits, words) == g.obligation_name
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", ALL_PROFILES)
 def test_computer_dense_floor_is_a_lower_bound(profile: str) -> None:
     """``export --onnx`` refuses a machine whose floor exceeds the limit before building it:
     the floor must never exceed the built network's dense size."""

@@ -5,7 +5,7 @@
   refuses a vector that is not canonical.
 - Every profile's layers chain (each layer's outputs are the next layer's inputs) and close the
   loop on the state layout; :func:`proofs.computer.structure_problems` finds nothing.
-- ``loopmlp info --json``: 23 layers of which 9 identity for ``paper``, none for
+- ``loopmlp info --json``: 23 layers of which 10 identity for ``paper``, none for
   ``paper-minimal``, and the per-layer facts agree with the network.
 """
 
@@ -159,7 +159,7 @@ def test_identity_layers_are_exact_identities(profile: str) -> None:
     comp = computer(profile, (4, 4, 4))
     for i, layer in enumerate(comp.network.layers):
         assert layer.is_identity == (i in comp.identity_layers()), f"layer {i} ({layer.label})"
-    want = {"paper": sum(b for _, b in PAPER_BUDGET), "compact": 4}.get(profile, 23 - 9)
+    want = {"paper": sum(b for _, b in PAPER_BUDGET), "compact": 4}.get(profile, 23 - 10)
     assert comp.network.depth == want
 
 
@@ -171,7 +171,7 @@ def test_build_refuses_unknown_profile() -> None:
 @pytest.mark.slow
 def test_build_at_256_words_256_slots() -> None:
     comp = build("paper", MachineSize(256, 16, 256))
-    assert comp.network.depth == 23 and len(comp.identity_layers()) == 9
+    assert comp.network.depth == 23 and len(comp.identity_layers()) == 10
     assert comp.network.outputs == comp.network.inputs
     state = make_state(comp.size, [5, 3], [(1, 0, 0), (2, 2, 1)], pc=0)
     net = comp.network
@@ -189,12 +189,12 @@ def info(*argv: str) -> dict:
     return json.loads(out.getvalue())
 
 
-def test_info_paper_has_nine_identity_layers() -> None:
+def test_info_paper_has_ten_identity_layers() -> None:
     doc = info("--profile", "paper")
-    assert (doc["layers"], doc["identity_layers"]) == (23, 9)
+    assert (doc["layers"], doc["identity_layers"]) == (23, 10)
     assert doc["size"] == {"words": 16, "bits": 16, "slots": 64}
     assert [x["index"] for x in doc["per_layer"]] == list(range(23))
-    assert sum(x["identity"] for x in doc["per_layer"]) == 9
+    assert sum(x["identity"] for x in doc["per_layer"]) == 10
     assert doc["nonzero_weights"] == sum(x["nonzero_weights"] for x in doc["per_layer"])
     assert doc["state_width"] == len(names_of(MachineSize(16, 16, 64)))
     assert doc["widest_layer"] == max(x["outputs"] for x in doc["per_layer"])
@@ -207,7 +207,7 @@ def test_info_paper_minimal_has_no_identity_layers() -> None:
     doc = info("--profile", "paper-minimal", "--words", "4", "--bits", "4", "--slots", "4")
     assert doc["identity_layers"] == 0
     assert not any(x["identity"] for x in doc["per_layer"])
-    assert doc["layers"] == 23 - 9 == len(doc["per_layer"])
+    assert doc["layers"] == 23 - 10 == len(doc["per_layer"])
     paper = info("--profile", "paper", "--words", "4", "--bits", "4", "--slots", "4")
     kept = [x["label"] for x in paper["per_layer"] if not x["identity"]]
     assert [x["label"] for x in doc["per_layer"]] == kept

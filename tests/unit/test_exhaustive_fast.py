@@ -17,52 +17,25 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.specs import network_spec
+from support.exhaustive_cases import affine_sum, assert_matches_reference, cases, domains, flipped
 
 import verify.network as network
 from constructions.gadgets import make_subtract
 from verify import ops
-from verify.domains import Bits, Constrained, Domain, IntRange, OneHot, Product, Word, product
+from verify.domains import Constrained, Domain, IntRange, Product, Word, product
 from verify.errors import InternalError
 from verify.layout import Layout
 from verify.methods import Options, exhaustive
 from verify.network import Layer, Network, SplitEvaluator, narrowest_int
 from verify.obligation import Obligation
-from verify.result import Result, Verdict
+from verify.result import Verdict
 
 # The module (the package's name ``exhaustive`` is the function it defines).
 engines = importlib.import_module("verify.methods.exhaustive")
 Spec = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 
 
-# --------------------------------------------------------------------------- reference
-def _reference(ob: Obligation) -> tuple[int, dict[str, int] | None]:
-    """(points checked, first counterexample or None), one point at a time in Python ints."""
-    rows = ob.domain.decode(np.arange(ob.domain.count, dtype=np.int64))
-    for i, row in enumerate(rows):
-        point = {n: int(v) for n, v in zip(ob.domain.names, row, strict=True)}
-        if not bool(ob.domain.accept(point)):
-            continue
-        net, want = ob.network.forward_exact(point), ob.spec(point)
-        if any(int(net[o]) != int(want[o]) for o in ob.checked_outputs):
-            return i + 1, point
-    return ob.domain.count, None
-
-
-def _assert_matches_reference(ob: Obligation, r: Result) -> None:
-    checked, point = _reference(ob)
-    assert r.checked == checked, r.line()
-    if point is None:
-        assert r.verdict is Verdict.PROVED, r.line()
-        assert r.counterexample is None
-        return
-    assert r.verdict is Verdict.REFUTED, r.line()
-    assert r.counterexample is not None and r.counterexample.inputs == point, r.line()
-    net, want = ob.network.forward_exact(point), ob.spec(point)
-    assert r.counterexample.network == {o: net[o] for o in ob.checked_outputs
-                                        if int(net[o]) != int(want[o])}
-
-
+# --------------------------------------------------------------------------- layout
 def _split_taken(ob: Obligation, chunk: int) -> bool:
     """Whether the engine takes the split path for this obligation and block size."""
     limit = max(chunk // engines._INNER_SHARE, 2)
@@ -73,89 +46,9 @@ def _split_taken(ob: Obligation, chunk: int) -> bool:
             and parts[0].count * engines._INNER_SHARE >= limit)
 
 
-# --------------------------------------------------------------------------- generators
-def _flipped(spec: Spec, point: Mapping[str, int], output: str) -> Spec:
-    """``spec`` plus one on ``output`` at exactly one point: a mutant wrong on one input."""
-
-    def wrong(v: Mapping[str, Any]) -> dict[str, Any]:
-        out = dict(spec(v))
-        here = ops.logical_and(*[v[n] == p for n, p in point.items()])
-        out[output] = out[output] + here
-        return out
-
-    return wrong
-
-
-@st.composite
-def _factor(draw: st.DrawFn, tag: str) -> Domain:
-    kind = draw(st.sampled_from(["word", "bits", "range", "onehot"]))
-    if kind == "word":
-        return Word(tag, draw(st.integers(1, 5)))
-    if kind == "bits":
-        return Bits(tuple(f"{tag}{i}" for i in range(draw(st.integers(1, 3)))))
-    if kind == "range":
-        lo = draw(st.integers(-4, 2))
-        return IntRange(tag, lo, lo + draw(st.integers(0, 6)))
-    return OneHot(tuple(f"{tag}{i}" for i in range(draw(st.integers(2, 3)))))
-
-
-@st.composite
-def _domains(draw: st.DrawFn) -> Domain:
-    factors = draw(st.lists(st.sampled_from("ABCD"), min_size=1, max_size=3, unique=True))
-    return product(*[draw(_factor(tag)) for tag in factors])
-
-
-@st.composite
-def _networks(draw: st.DrawFn, names: tuple[str, ...]) -> Network:
-    """1 to 3 layers over the domain's coordinates in a shuffled order; weights mostly small,
-    sometimes one large enough to need int32 or int64."""
-    cur = Layout(list(draw(st.permutations(names))))
-    layers = []
-    for k in range(draw(st.integers(1, 3))):
-        width = draw(st.integers(1, 4))
-        nxt = Layout([f"h{k}.{i}" for i in range(width)])
-        mat = draw(st.lists(st.lists(st.integers(-3, 3), min_size=len(cur), max_size=len(cur)),
-                            min_size=width, max_size=width))
-        big = draw(st.sampled_from([0, 0, 0, 1 << 12, -(1 << 20), 1 << 33]))
-        if big:
-            mat[draw(st.integers(0, width - 1))][draw(st.integers(0, len(cur) - 1))] = big
-        bias = draw(st.lists(st.integers(-4, 4), min_size=width, max_size=width))
-        layers.append(Layer.from_dense(mat, bias, cur, nxt, relu=draw(st.booleans())))
-        cur = nxt
-    return Network(tuple(layers), "random")
-
-
-@st.composite
-def _cases(draw: st.DrawFn) -> tuple[Obligation, int]:
-    """A random obligation (its spec the network, a one-point mutant of that, or a network
-    with one weight changed) and a block size."""
-    dom = draw(_domains())
-    net = draw(_networks(dom.names))
-    spec = network_spec(net)
-    change = draw(st.sampled_from(["none", "point", "weight"]))
-    if change == "point":
-        idx = draw(st.integers(0, dom.count - 1))
-        row = dom.decode(np.array([idx], dtype=np.int64))[0]
-        point = {n: int(v) for n, v in zip(dom.names, row, strict=True)}
-        spec = _flipped(spec, point, draw(st.sampled_from(net.outputs.names)))
-    elif change == "weight":
-        li = draw(st.integers(0, len(net.layers) - 1))
-        layer = net.layers[li]
-        if layer.nnz:
-            k = draw(st.integers(0, layer.nnz - 1))
-            vals = list(layer.vals)
-            vals[k] += draw(st.sampled_from([-1, 1]))
-            layers = list(net.layers)
-            layers[li] = Layer(layer.inputs, layer.outputs, layer.rows, layer.cols,
-                               tuple(vals), layer.bias, layer.relu, layer.label)
-            net = Network(tuple(layers), "mutated")
-    chunk = draw(st.sampled_from([16, 32, 64, 128, 1024]))
-    return Obligation("random", net, dom, spec), chunk
-
-
 # --------------------------------------------------------------------------- split
 @settings(max_examples=100, deadline=None)
-@given(_domains(), st.integers(1, 64))
+@given(domains(), st.integers(1, 64))
 def test_split_enumerates_exactly_like_decode(dom: Domain, limit: int) -> None:
     parts = dom.split(limit)
     if parts is None:
@@ -189,11 +82,11 @@ def test_split_fills_the_inner_part_from_the_next_factor() -> None:
 
 # --------------------------------------------------------------------------- engine
 @settings(max_examples=100, deadline=None)
-@given(_cases())
+@given(cases())
 def test_fast_path_agrees_with_the_reference(case: tuple[Obligation, int]) -> None:
     ob, chunk = case
-    r = exhaustive(ob, Options("exhaustive", chunk=chunk))
-    _assert_matches_reference(ob, r)
+    r = exhaustive(ob, Options("exhaustive", chunk=chunk), path="split")
+    assert_matches_reference(ob, r)
     box = dict(zip(ob.domain.names, ob.domain.box()))
     plan = ob.network.plan([box[n] for n in ob.network.inputs])
     if _split_taken(ob, chunk):
@@ -204,7 +97,7 @@ def test_fast_path_agrees_with_the_reference(case: tuple[Obligation, int]) -> No
 
 
 @settings(max_examples=40, deadline=None)
-@given(_cases())
+@given(cases())
 def test_dense_layers_agree_with_the_reference(case: tuple[Obligation, int]) -> None:
     """The same cases with every layer after the first run as a matrix product (the path of
     fuller layers than these small ones) instead of one pass per nonzero."""
@@ -212,8 +105,8 @@ def test_dense_layers_agree_with_the_reference(case: tuple[Obligation, int]) -> 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(network, "ROWS_MAX_NNZ", -1)
         mp.setattr(network, "ROWS_MAX_DENSITY", -1.0)
-        r = exhaustive(ob, Options("exhaustive", chunk=chunk))
-    _assert_matches_reference(ob, r)
+        r = exhaustive(ob, Options("exhaustive", chunk=chunk), path="split")
+    assert_matches_reference(ob, r)
 
 
 @pytest.mark.parametrize("index", [0, 1, 255, 256, 257, 1000, 4095])
@@ -222,8 +115,8 @@ def test_a_one_point_mutant_of_subtract_is_found_at_its_index(index: int) -> Non
     row = ob.domain.decode(np.array([index], dtype=np.int64))[0]
     point = {n: int(v) for n, v in zip(ob.domain.names, row, strict=True)}
     bad = Obligation("subtract/one-point", ob.network, ob.domain,
-                     _flipped(ob.spec, point, "R.bit[3]"), outputs=ob.outputs)
-    r = exhaustive(bad, Options("exhaustive", chunk=256))
+                     flipped(ob.spec, point, "R.bit[3]"), outputs=ob.outputs)
+    r = exhaustive(bad, Options("exhaustive", chunk=256), path="split")
     assert r.details["arithmetic"] == "int16"
     assert r.verdict is Verdict.REFUTED and r.checked == index + 1
     assert r.counterexample is not None and r.counterexample.inputs == point
@@ -233,7 +126,8 @@ def test_a_one_point_mutant_of_subtract_is_found_at_its_index(index: int) -> Non
 def test_subtract_is_proved_on_the_split_path_with_progress() -> None:
     ob = make_subtract(6).obligation()
     seen: list[tuple[int, int]] = []
-    r = exhaustive(ob, Options("exhaustive", chunk=512, progress=lambda d, t: seen.append((d, t))))
+    r = exhaustive(ob, Options("exhaustive", chunk=512, progress=lambda d, t: seen.append((d, t))),
+                   path="split")
     assert r.verdict is Verdict.PROVED and r.checked == r.total == 4096, r.line()
     assert r.details == {"arithmetic": "int16", "max_partial_sum": 381}
     assert [d for d, _ in seen] == list(range(512, 4097, 512))
@@ -247,27 +141,14 @@ def test_threads_do_not_change_the_first_counterexample(
     ob = make_subtract(6).obligation()
     late = ob.domain.decode(np.array([3000], dtype=np.int64))[0]
     point = {n: int(v) for n, v in zip(ob.domain.names, late, strict=True)}
-    bad = Obligation("subtract/late", ob.network, ob.domain, _flipped(ob.spec, point, "R.bit[0]"),
+    bad = Obligation("subtract/late", ob.network, ob.domain, flipped(ob.spec, point, "R.bit[0]"),
                      outputs=ob.outputs)
     monkeypatch.setattr(engines, "_workers", lambda: workers)
-    r = exhaustive(bad, Options("exhaustive", chunk=128))
+    r = exhaustive(bad, Options("exhaustive", chunk=128), path="split")
     assert r.checked == 3001 and r.counterexample is not None
     assert r.counterexample.inputs == point
 
 
-def _affine(bias: int, scale: int = 64, bits: int = 8) -> Obligation:
-    """``y = ReLU(scale * (A + B) + bias)`` over two words: its partial sums reach
-    ``2 (2^bits - 1) scale + |bias|``, the edge of int16 at 8 bits, scale 64 and bias 127."""
-    dom = product(Word("A", bits), Word("B", bits))
-    coeffs = {f"{w}.bit[{i}]": scale << i for w in "AB" for i in range(bits)}
-    layer = Layer.from_rows(Layout(list(dom.names)), Layout(["y"]), {"y": (coeffs, bias)})
-
-    def spec(v: Mapping[str, Any]) -> dict[str, Any]:
-        a = ops.word([v[f"A.bit[{i}]"] for i in range(bits)])
-        b = ops.word([v[f"B.bit[{i}]"] for i in range(bits)])
-        return {"y": ops.relu(scale * a + scale * b + bias)}
-
-    return Obligation(f"affine[{bias}]", Network((layer,), "affine"), dom, spec)
 
 
 @pytest.mark.parametrize(("bias", "scale", "arithmetic"), [
@@ -277,7 +158,7 @@ def _affine(bias: int, scale: int = 64, bits: int = 8) -> Obligation:
 def test_the_integer_type_is_the_narrowest_the_bounds_allow(
     bias: int, scale: int, arithmetic: str,
 ) -> None:
-    ob = _affine(bias, scale)
+    ob = affine_sum(bias, scale)
     r = exhaustive(ob, Options("exhaustive", chunk=4096))
     assert r.verdict is Verdict.PROVED, r.line()
     assert r.details["arithmetic"] == arithmetic
@@ -291,7 +172,7 @@ def test_the_integer_type_is_the_narrowest_the_bounds_allow(
 def test_a_dense_second_layer_in_each_exact_product(
     monkeypatch: pytest.MonkeyPatch, scale: int, product: str, flip: int | None,
 ) -> None:
-    ob = _affine(-5, scale, bits=5)
+    ob = affine_sum(-5, scale, bits=5)
     hid = ob.network.outputs
     out = Layout(["z"])
     second = Layer.from_rows(hid, out, {"z": ({"y": 1}, -(scale * 3))})
@@ -303,7 +184,7 @@ def test_a_dense_second_layer_in_each_exact_product(
     want: Spec = spec
     if flip is not None:
         row = ob.domain.decode(np.array([flip], dtype=np.int64))[0]
-        want = _flipped(spec, dict(zip(ob.domain.names, map(int, row), strict=True)), "z")
+        want = flipped(spec, dict(zip(ob.domain.names, map(int, row), strict=True)), "z")
     full = Obligation("affine+relu", net, ob.domain, want)
     monkeypatch.setattr(network, "ROWS_MAX_NNZ", -1)
     monkeypatch.setattr(network, "ROWS_MAX_DENSITY", -1.0)
@@ -311,16 +192,16 @@ def test_a_dense_second_layer_in_each_exact_product(
     evaluator = SplitEvaluator(net, plan, ("A.bit[0]",), np.array([[0], [1]]),
                                ob.domain.names[1:])
     assert evaluator.product == product
-    r = exhaustive(full, Options("exhaustive", chunk=256))
+    r = exhaustive(full, Options("exhaustive", chunk=256), path="split")
     assert r.details["arithmetic"] == evaluator.arithmetic
     assert evaluator.arithmetic == narrowest_int(max(plan.max_partial_sum, 16 * scale))
-    _assert_matches_reference(full, r)
+    assert_matches_reference(full, r)
 
 
 def test_a_one_point_mutant_at_the_edge_of_int16_is_found() -> None:
-    ob = _affine(127)
+    ob = affine_sum(127)
     top = {n: 1 for n in ob.domain.names}  # y = 32767, the largest int16
-    bad = Obligation("affine/top", ob.network, ob.domain, _flipped(ob.spec, top, "y"))
+    bad = Obligation("affine/top", ob.network, ob.domain, flipped(ob.spec, top, "y"))
     r = exhaustive(bad, Options("exhaustive", chunk=4096))
     assert r.details["arithmetic"] == "int16"
     assert r.verdict is Verdict.REFUTED and r.checked == r.total == 1 << 16
@@ -329,7 +210,7 @@ def test_a_one_point_mutant_at_the_edge_of_int16_is_found() -> None:
 
 
 def test_beyond_int64_the_batch_path_runs_in_python_ints() -> None:
-    r = exhaustive(_affine(0, 1 << 60), Options("exhaustive", chunk=4096))
+    r = exhaustive(affine_sum(0, 1 << 60), Options("exhaustive", chunk=4096))
     assert r.verdict is Verdict.PROVED and r.details["arithmetic"] == "python"
 
 
@@ -343,7 +224,8 @@ def test_constrained_members_only_on_the_split_path() -> None:
     for dom in (nowhere, some):
         bad = Obligation("subtract/constrained", ob.network, dom, wrong.spec, outputs=ob.outputs)
         assert _split_taken(bad, 64)
-        _assert_matches_reference(bad, exhaustive(bad, Options("exhaustive", chunk=64)))
+        assert_matches_reference(bad, exhaustive(bad, Options("exhaustive", chunk=64),
+                                                  path="split"))
 
 
 def test_a_spec_that_cannot_run_on_intervals_runs_on_python_ints() -> None:
@@ -383,7 +265,7 @@ def test_a_split_counterexample_that_does_not_replay_is_an_internal_error(
 
     monkeypatch.setattr(SplitEvaluator, "block", lying)
     with pytest.raises(InternalError, match="does not replay"):
-        exhaustive(make_subtract(5).obligation(), Options("exhaustive", chunk=64))
+        exhaustive(make_subtract(5).obligation(), Options("exhaustive", chunk=64), path="split")
 
 
 def test_a_split_that_disagrees_with_decode_is_an_internal_error(
@@ -397,4 +279,5 @@ def test_a_split_that_disagrees_with_decode_is_an_internal_error(
 
     monkeypatch.setattr(Product, "split", swapped)
     with pytest.raises(InternalError, match="enumerates"):
-        exhaustive(make_subtract(3).obligation(), Options("exhaustive", chunk=128))
+        exhaustive(make_subtract(3).obligation(), Options("exhaustive", chunk=128),
+                   path="split")

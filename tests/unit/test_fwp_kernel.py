@@ -135,3 +135,17 @@ def test_model_weights_are_frozen_and_a_changed_copy_is_converted_afresh() -> No
     after = run(bad, EXACT, [0])[-1]
     assert after[1] - before[1] == Fraction(-3, 2)  # the copy's own weights, not m's cache
     assert run(m, EXACT, [0])[-1][1] == before[1]
+
+
+def test_layer_norm_of_balls_that_contain_zero_is_finite_and_encloses() -> None:
+    # arb's power of a ball around 0 is NaN; the variance used to be NaN for such inputs (a
+    # layer norm after a residual that is 0 up to rounding), so nothing could be certified
+    x = np.array([1.0, -1.0, 0.0, 0.0])  # centred entries 2 and 3 straddle 0
+    with ARB.context():
+        balls = ARB.array(x)
+        balls[2] = ARB.ball(0.0, 1e-19)
+        one, zero = ARB.array(np.ones(4)), ARB.array(np.zeros(4))
+        got = ops.layer_norm(ARB, balls, one, zero, ARB.scalar(1e-5))
+    want = ops.layer_norm(F64, x, np.ones(4), np.zeros(4), 1e-5)
+    for g, w in zip(got, want):
+        assert g.is_finite() and ARB.lower(g) <= w <= ARB.upper(g)

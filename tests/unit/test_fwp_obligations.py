@@ -34,6 +34,16 @@ def test_recdelta_all_lengths_refuted_with_replayed_witness() -> None:
     assert "0^" in r.line() and r.counterexample.to_json()["spec"]["class"] == 0
 
 
+def test_latch_all_lengths_refuted_one_symbol_past_its_bound() -> None:
+    byname = {e.name: e for e in entries()}
+    r = run_entry(byname["fwp/ltdelta/reset-dyck1/all-lengths"], Options("auto", 60.0))
+    assert r.verdict is Verdict.REFUTED and r.counterexample is not None, r.line()
+    cx = r.counterexample.to_json()
+    bound = r.details["proved_length"]
+    assert cx["inputs"]["length"] == bound + 1 and cx["spec"]["class"] == 1
+    assert cx["inputs"]["string"] == f"(^{bound - 1} 1 ("
+
+
 def test_corrupted_counter_refuted_by_z3_with_a_replayed_string() -> None:
     from constructions.fwp.counters import lt_dyck1
     from constructions.fwp.languages import counter_invariant, language

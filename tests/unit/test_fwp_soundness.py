@@ -32,7 +32,7 @@ from verify.result import Verdict
 COUNTERS = ["lt-dyck1", "lt-anbn", "lt-anbncn", "lt-shuffle2"]
 SRWMS = ["srwm-parity", "srwm-aa-star", "srwm-abab-star"]
 UPTO = {"lt-dyck1": 4, "lt-anbn": 6, "lt-anbncn": 6, "lt-shuffle2": 3, "recdelta-parity": 4,
-        "srwm-parity": 4, "srwm-aa-star": 6, "srwm-abab-star": 4}
+        "srwm-parity": 4, "srwm-aa-star": 6, "srwm-abab-star": 4, "ltdelta-reset-dyck1": 4}
 
 
 def _wrong_somewhere(model: Model, lang: Language, length: int) -> bool:

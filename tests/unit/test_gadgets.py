@@ -16,6 +16,7 @@ from constructions.gadgets import (
     make_add,
     make_branch,
     make_compare,
+    make_compare_branch,
     make_increment,
     make_match,
     make_read,
@@ -43,6 +44,7 @@ SMALL = (
     + _cases("compare", make_compare, [(b,) for b in range(2, 9)])
     + _cases("increment", make_increment, [(b,) for b in range(1, 9)])
     + _cases("branch", make_branch, [(b,) for b in range(1, 5)])
+    + _cases("cmpbranch", make_compare_branch, [(b, k) for b in (2, 3, 4) for k in (1, 2)])
     + _cases("read", make_read, [(2, 1), (2, 2), (2, 3), (4, 1), (4, 2)])
     + _cases("write", make_write, [(2, 1), (2, 2), (4, 1), (4, 2)])
 )
@@ -191,9 +193,10 @@ def test_formulas_are_printed_per_layer(build: Build) -> None:
             assert ("ReLU(" in line) == layer.relu
 
 
-MODULES = ("match", "read", "write", "subtract", "compare", "increment", "branch")
+MODULES = ("match", "read", "write", "subtract", "compare", "increment", "branch",
+           "compare_branch")
 MAKERS = (make_match, make_read, make_write, make_subtract, make_add, make_compare,
-          make_increment, make_branch)
+          make_increment, make_branch, make_compare_branch)
 
 
 @pytest.mark.parametrize("module", MODULES)

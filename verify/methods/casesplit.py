@@ -1,4 +1,4 @@
-"""Case splits with interval pruning: the method for address decoders.
+"""Case splits with interval pruning, and the choice between them and the decoder method.
 
 Some blocks are wide but simple once a few *control* inputs are fixed: with the address of a
 read fixed, every match unit of another address has a pre-activation <= -1 over the whole
@@ -7,6 +7,10 @@ remaining domain and is exactly 0. The engine enumerates every assignment of the
 bound over the remaining box is <= 0 (it outputs 0 for every remaining input), and proves the
 small network that is left against the spec with the control inputs fixed (z3 over bit-vectors
 of a width that cannot wrap, or enumeration when the rest is small).
+
+With many cases (:data:`DECODER_FROM` or more) the split is first tried as a decoder
+(:mod:`verify.methods.decoder`): one lemma for every address instead of one case each; where the
+decoder does not apply, the cases run as before. ``how="cases"`` asks for the cases by name.
 """
 
 from __future__ import annotations
@@ -27,10 +31,14 @@ from verify.obligation import Obligation
 from verify.result import Result, Verdict
 
 from .base import Options, finish, replay
+from .decoder import decoder
 from .exhaustive import exhaustive
 from .smt import smt_bv
 
 ENUMERATE_LIMIT = 1 << 12
+DECODER_FROM = 16
+"""Splits with this many cases or more go through the decoder first (``how="auto"``)."""
+HOW = ("auto", "cases", "decoder")
 
 
 def _factors(domain: Any) -> list[Any]:
@@ -97,8 +105,66 @@ def _reduced(net: Network, values: Mapping[str, int], rest: tuple[str, ...],
     return Network(tuple(layers), net.name + "|case"), dead
 
 
-def casesplit(ob: Obligation, control: tuple[str, ...], opts: Options = Options()) -> Result:
-    """Prove ``ob`` by enumerating every value of the ``control`` inputs (see module docs)."""
+def case_check(ob: Obligation, values: Mapping[str, int], opts: Options = Options(),
+               timeout: float | None = None) -> tuple[Result, int]:
+    """One case: ``ob`` with the control inputs fixed to ``values``, dead units pruned, proved
+    by enumeration or z3 bit-vectors. Returns the result (over the whole obligation, its
+    counterexample replayed) and the number of units pruned."""
+    t0 = time.perf_counter()
+    total = ob.domain.count
+    ctl = set(values)
+    rest_dom = _rest_domain(ob.domain, ctl)
+    if rest_dom is None:
+        return finish(ob, Verdict.UNKNOWN, "factorised", 0, total, t0,
+                      "nothing left to split"), 0
+    box = dict(zip(ob.domain.names, ob.domain.box()))
+    fixed = dict(values)
+    net, dead = _reduced(ob.network, fixed, rest_dom.names, box)
+
+    def spec(x: Mapping[str, Any]) -> Mapping[str, Any]:
+        return ob.spec({**x, **fixed})
+
+    sub = Obligation(f"{ob.name}|{fixed}", net, rest_dom, spec, outputs=ob.checked_outputs)
+    if rest_dom.count <= ENUMERATE_LIMIT:
+        r = exhaustive(sub, Options(chunk=opts.chunk))
+    else:
+        r = smt_bv(sub, replace(opts, method="smt", timeout=timeout or opts.timeout,
+                                progress=None))
+    if r.verdict is Verdict.REFUTED and r.counterexample is not None:
+        cex = replay(ob, {**dict(r.counterexample.inputs), **fixed})
+        if cex is not None:
+            return finish(ob, Verdict.REFUTED, "factorised", 0, total, t0,
+                          "counterexample found", cex), dead
+    if r.verdict is not Verdict.PROVED:
+        return finish(ob, Verdict.UNKNOWN, "factorised", 0, total, t0,
+                      f"case {fixed}: {r.reason}"), dead
+    return finish(ob, Verdict.PROVED, "factorised", total, total, t0, f"case {fixed}"), dead
+
+
+def casesplit(ob: Obligation, control: tuple[str, ...], opts: Options = Options(),
+              how: str = "auto") -> Result:
+    """Prove ``ob`` over every value of the ``control`` inputs: with ``how="cases"`` one case
+    per value (see module docs), with ``"decoder"`` by the decoder method alone, with
+    ``"auto"`` by the decoder when there are :data:`DECODER_FROM` cases or more and it applies
+    (its refutations stand; where it proves nothing, the cases run)."""
+    if how not in HOW:
+        raise ParameterError("how", how, f"one of {', '.join(HOW)}")
+    box = dict(zip(ob.domain.names, ob.domain.box()))
+    n_cases = 1
+    for n in control:
+        n_cases *= box[n][1] - box[n][0] + 1 if n in box else 1
+    if how == "decoder" or (how == "auto" and n_cases >= DECODER_FROM):
+        def one(values: Mapping[str, int]) -> Result:
+            return case_check(ob, values, opts)[0]
+
+        r = decoder(ob, control, opts, case=one)
+        if how == "decoder" or r.verdict is not Verdict.UNKNOWN:
+            return r
+    return _cases(ob, control, opts)
+
+
+def _cases(ob: Obligation, control: tuple[str, ...], opts: Options) -> Result:
+    """One case per value of the control inputs (the method before the decoder)."""
     t0 = time.perf_counter()
     total = ob.domain.count
     ctl = set(control)
@@ -116,27 +182,16 @@ def casesplit(ob: Obligation, control: tuple[str, ...], opts: Options = Options(
     deadline = t0 + opts.timeout * max(1, len(ranges)) * len(opts.solvers)
     for combo in itertools.product(*ranges):
         values = dict(zip(control, combo))
-        net, dead = _reduced(ob.network, values, rest_dom.names, box)
-        dead_total += dead
-
-        def spec(x: Mapping[str, Any], values: dict[str, int] = values) -> Mapping[str, Any]:
-            return ob.spec({**x, **values})
-
-        sub = Obligation(f"{ob.name}|{values}", net, rest_dom, spec, outputs=ob.checked_outputs)
         left = max(1.0, deadline - time.perf_counter())
-        if rest_dom.count <= ENUMERATE_LIMIT:
-            r = exhaustive(sub, Options(chunk=opts.chunk))
-        else:
-            r = smt_bv(sub, replace(opts, method="smt", timeout=left, progress=None))
+        r, dead = case_check(ob, values, opts, left)
+        dead_total += dead
         cases += 1
-        if r.verdict is Verdict.REFUTED and r.counterexample is not None:
-            cex = replay(ob, {**dict(r.counterexample.inputs), **values})
-            if cex is not None:
-                return finish(ob, Verdict.REFUTED, "factorised", 0, total, t0,
-                             "counterexample found", cex, split=list(control))
+        if r.verdict is Verdict.REFUTED:
+            return finish(ob, Verdict.REFUTED, "factorised", 0, total, t0,
+                          "counterexample found", r.counterexample, split=list(control))
         if r.verdict is not Verdict.PROVED:
-            return finish(ob, Verdict.UNKNOWN, "factorised", 0, total, t0,
-                         f"case {values}: {r.reason}", split=list(control))
+            return finish(ob, Verdict.UNKNOWN, "factorised", 0, total, t0, r.reason,
+                          split=list(control))
         if opts.progress:
             opts.progress(cases, n_cases)
     return finish(ob, Verdict.PROVED, "factorised", total, total, t0,

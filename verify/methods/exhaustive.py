@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable, Generator, Mapping
 from contextlib import closing, nullcontext
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from verify.domains import Domain
-from verify.errors import InternalError
+from verify.errors import InternalError, ParameterError
 from verify.network import Plan, SplitEvaluator, narrowest_int
 from verify.obligation import Obligation
 from verify.ops import python_int_batches
@@ -21,6 +22,7 @@ from verify.result import Result, Verdict
 
 from . import executor
 from .base import Options, confirmed, finish, spec_array, spec_bound, spec_value
+from .grid import FAST_AXIS, GridBlocks, OffGridError, grid_layout
 
 # The inner part of a split holds at most 1/_INNER_SHARE of a block, so the first layer's table
 # over it stays in cache and a block spans several outer members (measured on subtract: inner
@@ -28,30 +30,110 @@ from .base import Options, confirmed, finish, spec_array, spec_bound, spec_value
 # 1/_INNER_SHARE of that allowance (a tiny factor before one that cannot split) leaves too
 # little work per numpy call; such domains go through the batch path.
 _INNER_SHARE = 16
+# The grid path: its inner axes hold up to _GRID_SHARE times ``chunk`` members (2^20 by
+# default), its fastest axis at most 1/_GRID_SHARE of ``chunk``, and a block about ``chunk``
+# points or one member of the slowest inner axis (2^18 on subtract at 12 bits: inner parts of
+# 2^19..2^20 ran fastest there, 2^16 and 2^22 slower, and blocks of 2^16 and 2^18 alike).
+_GRID_SHARE = 16
 
 
-def exhaustive(ob: Obligation, opts: Options = Options()) -> Result:
+PATHS = ("grid", "split")
+"""How :func:`exhaustive` lays the domain out: ``grid`` (:mod:`verify.methods.grid`, where it
+applies, else as ``split``) or ``split`` (an ``inner x outer`` split or plain batches)."""
+
+
+def exhaustive(ob: Obligation, opts: Options = Options(), *, path: str = "grid") -> Result:
     """Evaluate the network and the spec on every member of the domain, in exact arithmetic.
 
-    The network's bounds come from :meth:`Network.plan` over the domain's box. A domain that
-    splits as ``inner x outer`` (see :meth:`Domain.split`, inner part at most ``opts.chunk /
-    16`` points) runs through a :class:`~verify.network.SplitEvaluator` in the narrowest
-    integer type the bounds allow (int16/int32/int64), in blocks of about ``opts.chunk``
+    The network's bounds come from :meth:`Network.plan` over the domain's box. With ``path``
+    ``grid`` (the default), a domain that splits into a fast axis of up to 4096 members, a few
+    more axes and an outer rest, whose spec and predicate interval runs bound in an integer
+    type, runs through :class:`~verify.methods.grid.GridBlocks` in the narrowest integer type
+    the bounds allow: every value is held only over the axes it depends on, and the values
+    that do not depend on the outer rest are computed once (see :mod:`verify.methods.grid`).
+    Any other obligation, and every one with ``path="split"`` (the engine as it was before the
+    grid), takes the split or the batch path: a domain that splits as ``inner x outer`` (see
+    :meth:`Domain.split`, inner part at most ``opts.chunk / 16`` points) runs through a
+    :class:`~verify.network.SplitEvaluator` in the narrowest integer type the bounds allow
+    (int16/int32/int64), in blocks of about ``opts.chunk``
     points spread over the cores; any other domain (a small one among them) runs in batches of
     ``opts.chunk`` rows through :meth:`Network.forward` in the plan's arithmetic
     (float32/float64 below 2^24/2^53, int64 below 2^62, Python ints beyond). The arithmetic
-    used is reported in ``details``. Either way the first counterexample in the domain's
-    enumeration order is the one reported, after :func:`replay`.
+    used is reported in ``details`` (with ``path: grid`` on the grid path). On every path the
+    first counterexample in the domain's enumeration order is the one reported, after
+    :func:`replay`.
 
     The blocks run on the executor in force (:func:`verify.methods.executor.using`; default: threads
     of this process). On another kind, each block is a picklable task (:func:`_remote_block`)
     that rebuilds the blocks once per worker and returns only counts and the failing point.
     """
+    if path not in PATHS:
+        raise ParameterError("path", path, f"one of {', '.join(PATHS)}")
     t0 = time.perf_counter()
+    if path == "grid":
+        ex = executor.current()
+        remote = ex is not None and ex.remote
+        # Here the first and the last block are probed as they run, among the others; a
+        # worker elsewhere builds its blocks unprobed, so those are probed first.
+        grid = _grid_blocks(ob, opts.chunk, probe=remote)
+        if grid is not None:
+            grid.edges = not remote
+            try:
+                return _exhaustive_grid(ob, opts, grid, t0)
+            except OffGridError:
+                pass  # a spec that does not broadcast like numbers: the split path
     plan, parts = _exhaustive_layout(ob, opts.chunk)
     if parts is not None:
         return _exhaustive_split(ob, opts, plan, parts[0], parts[1], t0)
     return _exhaustive_batches(ob, opts, plan, t0)
+
+
+def throughput(ob: Obligation, path: str = "grid") -> tuple[int, float, float]:
+    """One exhaustive proof of ``ob`` on ``path``: the evaluations (points checked), its wall
+    seconds (the result's, set-up included) and the CPU seconds of this process meanwhile (all
+    threads; less sensitive than the wall clock to other work on the machine). An obligation
+    that is not proved is refused: a refutation stops early and measures nothing."""
+    cpu = time.process_time()
+    r = exhaustive(ob, Options("exhaustive"), path=path)
+    cpu = time.process_time() - cpu
+    if r.verdict is not Verdict.PROVED:
+        raise ParameterError("obligation", ob.name, f"one that is proved (got {r.line()})")
+    return r.checked, r.seconds, cpu
+
+
+def _grid_blocks(ob: Obligation, chunk: int, probe: bool = True) -> GridBlocks | None:
+    """The blocks of the grid path, or None where it does not apply: no grid layout, a plan
+    beyond int64, a spec or predicate without an integer type, values beyond
+    :data:`~verify.methods.grid.MEMORY`, or (with ``probe``) a spec that gives on the grid
+    what it does not give on flat columns."""
+    dom, net = ob.domain, ob.network
+    layout = grid_layout(dom, max(2, min(FAST_AXIS, chunk // _GRID_SHARE)), chunk * _GRID_SHARE)
+    if layout is None:
+        return None
+    cdtype = _column_dtype(ob)
+    if cdtype is None or cdtype is object:
+        return None
+    plan = net.plan([dict(zip(dom.names, dom.box()))[n] for n in net.inputs])
+    if plan.arithmetic == "python":
+        return None
+    blocks = GridBlocks(ob, plan, layout, chunk, cdtype)
+    if not blocks.feasible or (probe and not blocks.probe()):
+        return None
+    return blocks
+
+
+def _exhaustive_grid(ob: Obligation, opts: Options, blocks: GridBlocks, t0: float) -> Result:
+    """The blocks of :class:`~verify.methods.grid.GridBlocks` in order, spread over the
+    executor's workers."""
+    ex = executor.current()
+    if ex is not None and ex.remote:
+        job = _Job(executor.ship(ob), opts.chunk, "grid")
+        found = ex.map(_remote_block, range(blocks.count), job)
+    else:
+        found = _in_order(blocks, blocks.count, ex.workers if ex is not None else _workers())
+    return _collect(ob, opts, found, ob.domain.count, t0, ex,
+                    arithmetic=blocks.evaluator.arithmetic,
+                    max_partial_sum=blocks.evaluator.bound, path="grid")
 
 
 def _exhaustive_layout(ob: Obligation, chunk: int) -> tuple[Plan, tuple[Domain, Domain] | None]:
@@ -232,8 +314,8 @@ def _collect(ob: Obligation, opts: Options, found: Generator[Found, None, None],
                 assert point is not None
                 cex = confirmed(ob, point, "exhaustive")
                 return finish(ob, Verdict.REFUTED, "exhaustive", done + i + 1, total, t0,
-                             "counterexample found", cex, arithmetic=details["arithmetic"],
-                             **extra)
+                             "counterexample found", cex, **extra,
+                             **{k: details[k] for k in ("arithmetic", "path") if k in details})
             done += n
             if opts.progress:
                 opts.progress(done, total)
@@ -267,7 +349,12 @@ def _remote_block(job: _Job, b: int) -> Found:
         if blocks is None:
             ob = job.shipment.obligation()
             plan, parts = _exhaustive_layout(ob, job.chunk)
-            if job.path == "split":
+            if job.path == "grid":
+                blocks = _grid_blocks(ob, job.chunk, probe=False)
+                if blocks is None:
+                    raise InternalError(f"{ob.name}: a worker found no grid where this "
+                                        "process did; this is a bug in the checker")
+            elif job.path == "split":
                 if parts is None:
                     raise InternalError(f"{ob.name}: a worker found no split where this "
                                         "process did; this is a bug in the checker")
@@ -311,15 +398,28 @@ def _column_dtype(ob: Obligation) -> Any:
     bound, so they run point by point on Python ints, as :func:`replay` does. A numpy batch
     of Python ints is not enough there: a spec outside :mod:`verify.ops` (a condition used as
     a number, a numpy call) can make int64 arrays from it, and those wrap.
+
+    Kept per obligation (the interval runs can take a while, and the grid path and the path
+    it leaves to ask the same).
     """
+    known = _column_dtypes.get(ob, _UNSET)
+    if known is not _UNSET:
+        return known
     bound = spec_bound(ob)
     member = ob.domain.term_bound()
     if member is None:
-        return None
-    if bound is None:
-        return object if ob.batch_exact else None
-    name = narrowest_int(max(bound, member))
-    return np.dtype(name) if name is not None else object
+        dtype: Any = None
+    elif bound is None:
+        dtype = object if ob.batch_exact else None
+    else:
+        name = narrowest_int(max(bound, member))
+        dtype = np.dtype(name) if name is not None else object
+    _column_dtypes[ob] = dtype
+    return dtype
+
+
+_UNSET: Any = object()
+_column_dtypes: weakref.WeakKeyDictionary[Obligation, Any] = weakref.WeakKeyDictionary()
 
 
 def _batches(dtype: Any) -> Any:

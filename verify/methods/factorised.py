@@ -5,31 +5,37 @@ Design notes: docs/design/verify.methods.factorised.md.
 
 from __future__ import annotations
 
+import contextvars
+import itertools
+import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
-import sympy
+import numpy as np
 
 from verify.domains import IntRange, product
 from verify.errors import InternalError, LoopmlpError
 from verify.interval import Interval, Tracker
 from verify.layout import Layout
-from verify.network import Layer, Network
+from verify.network import Layer, Network, narrowest_int
 from verify.obligation import Factorisation, Form, Obligation
+from verify.ops import python_int_batches
 from verify.result import Counterexample, Result, Verdict
-from verify.symbolic import affine
 
 from .base import Options, extra_constraints, finish, replay, see_output, spec_value, width_for
 from .casesplit import casesplit
 from .exhaustive import exhaustive
 from .piecewise import check_1d
 from .smt import smt_bv
-from .solvers import decide, resolve
+from .solvers import Formulation, decide, decide_any
 
 ENUMERATE_LIMIT = 1 << 16
+SEARCH_SAMPLES, SEARCH_SEED = 300, 0  # the search before a group's direct query
 BOX_TIMEOUT = 10.0  # seconds for the box check before deciding a group over real inputs
 
 
@@ -41,31 +47,69 @@ class _Reduced:
 
 
 def _form_value(form: Form, point: Mapping[str, Any]) -> Any:
-    total: Any = form.const
-    for n, c in form.coeffs.items():
-        total = total + c * point[n]
-    return total
+    return _forms_at((form,), point)[form.name]
 
 
-def _cone(net: Network, outputs: tuple[str, ...]) -> list[set[int]]:
-    """For each layer, the output rows needed to compute ``outputs`` (last layer first)."""
-    need = set(net.outputs.indices(outputs))
-    cones: list[set[int]] = []
-    for layer in reversed(net.layers):
-        cones.append(need)
-        need = {c for r, c in zip(layer.rows, layer.cols) if r in need}
-    cones.reverse()
-    return cones
+def _forms_at(forms: tuple[Form, ...], point: Mapping[str, Any]) -> dict[str, Any]:
+    """Every form's value at ``point`` (ints, intervals or z3 terms), by form name.
+
+    Each form is ``((c1 x1 + c2 x2) + ...) + const`` in its own coefficient order, and forms
+    that begin with the same terms share those partial sums (the prefix sums of a word share
+    all but their last terms): one term per distinct prefix instead of one per form and input.
+    Interval runs and z3 terms go through this same function, so the bound an interval run sees
+    covers every partial sum of the z3 term.
+    """
+    products: dict[tuple[str, int], Any] = {}
+    partial: dict[tuple[int, str, int], tuple[int, Any]] = {}
+    out: dict[str, Any] = {}
+    for f in forms:
+        key, total = -1, None
+        for n, c in f.coeffs.items():
+            hit = partial.get((key, n, c))
+            if hit is None:
+                term = products.get((n, c))
+                if term is None:
+                    term = products[(n, c)] = point[n] if c == 1 else c * point[n]
+                total = term if total is None else total + term
+                hit = partial[(key, n, c)] = (len(partial), total)
+            key, total = hit
+        out[f.name] = f.const if total is None else (total + f.const if f.const else total)
+    return out
+
+
+class _Index:
+    """What the reduction reads from a network many times, computed once per check: each
+    layer's output names and, per output row, its ``(column, weight)`` entries."""
+
+    def __init__(self, net: Network) -> None:
+        self.out_names = [layer.outputs.names for layer in net.layers]
+        self.in_names = [layer.inputs.names for layer in net.layers]
+        self.entries: list[list[list[tuple[int, int]]]] = []
+        for layer in net.layers:
+            rows: list[list[tuple[int, int]]] = [[] for _ in range(len(layer.outputs))]
+            for r, c, v in zip(layer.rows, layer.cols, layer.vals):
+                rows[r].append((c, v))
+            self.entries.append(rows)
+
+    def cone(self, net: Network, outputs: tuple[str, ...]) -> list[set[int]]:
+        """For each layer, the output rows needed to compute ``outputs`` (first layer first)."""
+        need = set(net.outputs.indices(outputs))
+        cones: list[set[int]] = []
+        for rows in reversed(self.entries):
+            cones.append(need)
+            need = {c for r in need for c, _ in rows[r]}
+        cones.reverse()
+        return cones
 
 
 def _solve(coeffs: Mapping[str, int], cand: list[Form]) -> dict[str, Fraction] | None:
     """Exact a with sum_k a_k coeffs(F_k) == coeffs, by Gaussian elimination over Fractions."""
     for f in cand:  # the common case: one form, up to a factor
-        if set(f.coeffs) == set(coeffs):
+        if f.coeffs.keys() == coeffs.keys():
             k = next(iter(coeffs))
-            ratio = Fraction(coeffs[k], f.coeffs[k])
-            if all(Fraction(coeffs[n], f.coeffs[n]) == ratio for n in coeffs):
-                return {f.name: ratio}
+            p, q = coeffs[k], f.coeffs[k]  # the factor p / q, compared without division
+            if all(coeffs[n] * q == f.coeffs[n] * p for n in coeffs):
+                return {f.name: Fraction(p, q)}
     names = sorted(set(coeffs) | {n for f in cand for n in f.coeffs})
     rows = [[Fraction(f.coeffs.get(n, 0)) for f in cand] + [Fraction(coeffs.get(n, 0))]
             for n in names]
@@ -90,39 +134,57 @@ def _solve(coeffs: Mapping[str, int], cand: list[Form]) -> dict[str, Fraction] |
 
 
 class _Identities:
-    """Checks ``p_u(x) == sum_k a_k F_k(x) + c_u`` for units, with sympy.
+    """Checks ``p_u(x) == sum_k a_k F_k(x) + c_u`` for units, exactly.
 
-    Units that share their linear part (the thresholds of one prefix sum differ only in their
-    constants) share one sympy identity on the linear part; the constants are integers and are
-    compared exactly.
+    The linear part is compared coefficient by coefficient in Python integers: the sum of the
+    forms' coefficients weighted by ``a`` must be the unit's coefficients, input by input (an
+    identity of affine functions holds exactly when their coefficients agree). Units that
+    share their linear part (the thresholds of one prefix sum differ only in their constants)
+    share one check; the constants are integers and are compared by the caller.
     """
 
     def __init__(self, forms: tuple[Form, ...]) -> None:
         self.forms = {f.name: f for f in forms}
+        self.by_input: dict[str, list[int]] = {}
+        for k, f in enumerate(forms):
+            for n in f.coeffs:
+                self.by_input.setdefault(n, []).append(k)
+        self.order = forms
         self.checked: set[tuple[Any, ...]] = set()
+        self.solved: dict[tuple[Any, ...], dict[str, Fraction] | None] = {}
         self.count = 0
+
+    def touching(self, support: Any) -> list[Form]:
+        """The forms that read some input of ``support``, in declaration order."""
+        ks = sorted({k for n in support for k in self.by_input.get(n, ())})
+        return [self.order[k] for k in ks]
 
     def linear_ok(self, coeffs: Mapping[str, int], a: Mapping[str, int]) -> bool:
         key = (tuple(sorted(coeffs.items())), tuple(sorted(a.items())))
         if key in self.checked:
             return True
-        lhs = affine(coeffs)
-        rhs = sympy.Add(*[sympy.Integer(v) * affine(self.forms[k].coeffs) for k, v in a.items()])
-        ok = sympy.expand(lhs - rhs) == 0
+        total: dict[str, int] = {}
+        for k, v in a.items():
+            for n, c in self.forms[k].coeffs.items():
+                total[n] = total.get(n, 0) + int(v) * int(c)
+        ok = ({n: c for n, c in total.items() if c}
+              == {n: int(c) for n, c in coeffs.items() if c})
         if ok:
             self.checked.add(key)
             self.count += 1
-        return bool(ok)
+        return ok
 
 
-def _express(coeffs: Mapping[str, int], const: int, forms: tuple[Form, ...],
-             where: str, ids: _Identities) -> tuple[dict[str, int], int] | str:
+def _express(coeffs: Mapping[str, int], const: int, where: str,
+             ids: _Identities) -> tuple[dict[str, int], int] | str:
     """Solve p = sum_k a_k F_k + c exactly; returns ({form: a}, c) or a reason string."""
-    support = set(coeffs)
-    cand = [f for f in forms if support & set(f.coeffs)]
+    cand = ids.touching(coeffs)
     if not cand:
         return ({}, const) if not coeffs else f"{where}: no declared form covers its inputs"
-    sol = _solve(coeffs, cand)
+    key = tuple(coeffs.items())  # units of one prefix sum share it: solved once
+    if key not in ids.solved:
+        ids.solved[key] = _solve(coeffs, cand)
+    sol = ids.solved[key]
     if sol is None:
         return f"{where}: not an affine function of the declared forms"
     if any(v.denominator != 1 for v in sol.values()):
@@ -130,25 +192,23 @@ def _express(coeffs: Mapping[str, int], const: int, forms: tuple[Form, ...],
     a = {k: int(v) for k, v in sol.items()}
     c = const - sum(v * ids.forms[k].const for k, v in a.items())
     if not ids.linear_ok(coeffs, a):
-        return f"{where}: sympy rejects the affine identity"
+        return f"{where}: the affine identity does not hold coefficient by coefficient"
     return a, c
 
 
-def _reduce(net: Network, group: tuple[str, ...], forms: tuple[Form, ...],
-            also: set[str], ids: _Identities) -> _Reduced | str:
-    cones = _cone(net, group)
+def _reduce(net: Network, index: _Index, group: tuple[str, ...], also: set[str],
+            ids: _Identities) -> _Reduced:
+    """The group's cone of ``net`` with its first layer rewritten over the declared forms
+    (a unit outside their span gets its own form ``unit:NAME``)."""
+    cones = index.cone(net, group)
     first = net.layers[0]
+    in_names, out_names = index.in_names[0], index.out_names[0]
     rows: dict[str, tuple[dict[str, int], int]] = {}
     used: dict[str, Form] = {}
-    by_row: dict[int, dict[str, int]] = {}
-    in_names = first.inputs.names
-    for r, c, v in zip(first.rows, first.cols, first.vals):
-        if r in cones[0]:
-            by_row.setdefault(r, {})[in_names[c]] = v
     for r in sorted(cones[0]):
-        uname = first.outputs.names[r]
-        coeffs = by_row.get(r, {})
-        got = _express(coeffs, first.bias[r], forms, f"unit {uname}", ids)
+        uname = out_names[r]
+        coeffs = {in_names[c]: v for c, v in index.entries[0][r]}
+        got = _express(coeffs, first.bias[r], f"unit {uname}", ids)
         if isinstance(got, str):
             # Not a combination of the declared forms: the unit's own affine form becomes an
             # extra form of this group, so the group is still checked exactly (its box grows).
@@ -158,24 +218,24 @@ def _reduce(net: Network, group: tuple[str, ...], forms: tuple[Form, ...],
             continue
         a, c = got
         for fname in a:
-            used[fname] = next(f for f in forms if f.name == fname)
+            used[fname] = ids.forms[fname]
         rows[uname] = ({f"form:{fname}": v for fname, v in a.items()}, c)
     for name in also:
-        used[name] = next(f for f in forms if f.name == name)
+        used[name] = ids.forms[name]
     fl = tuple(sorted(used.values(), key=lambda f: f.name))
     cur = Layout([f"form:{f.name}" for f in fl])
     layers: list[Layer] = []
-    nxt = Layout([first.outputs.names[r] for r in sorted(cones[0])])
+    nxt = Layout([out_names[r] for r in sorted(cones[0])])
     layers.append(Layer.from_rows(cur, nxt, rows, relu=first.relu, label=first.label))
     for k, layer in enumerate(net.layers[1:], start=1):
         prev_names = set(nxt.names)
         keep = sorted(cones[k])
-        out = Layout([layer.outputs.names[r] for r in keep])
+        names, ins = index.out_names[k], index.in_names[k]
+        out = Layout([names[r] for r in keep])
         lrows: dict[str, tuple[dict[str, int], int]] = {}
         for r in keep:
-            coeffs, b = layer.row(layer.outputs.names[r])
-            lrows[layer.outputs.names[r]] = ({n: v for n, v in coeffs.items()
-                                              if n in prev_names}, b)
+            lrows[names[r]] = ({ins[c]: v for c, v in index.entries[k][r]
+                                if ins[c] in prev_names}, layer.bias[r])
         layers.append(Layer.from_rows(nxt, out, lrows, relu=layer.relu, label=layer.label))
         nxt = out
     return _Reduced(group, fl, Network(tuple(layers), f"{net.name}|{','.join(group)[:40]}"))
@@ -214,9 +274,10 @@ def _direct_group(ob: Obligation, red: _Reduced, form_spec: Any,
     ranges = [_form_range(f, box) for f in red.forms]
     plan = red.network.plan(ranges)
     tracker.see(plan.max_partial_sum)
+    forms = tuple(all_forms.values())
     bound: int | None
     try:
-        ih = form_spec({k: _form_value(f, iv) for k, f in all_forms.items()})
+        ih = form_spec(_forms_at(forms, iv))
         for o in red.group:
             see_output(tracker, ob, o, ih[o])
         bound = tracker.max_abs
@@ -224,7 +285,7 @@ def _direct_group(ob: Obligation, red: _Reduced, form_spec: Any,
         bound = None
     width = width_for(bound, ob.domain.term_bound())
     ctx, v, query = _bv_inputs(ob, box, width)
-    fv = {k: _form_value(f, v) for k, f in all_forms.items()}
+    fv = _forms_at(forms, v)
     g = red.network.forward_z3({f"form:{f.name}": fv[f.name] for f in red.forms})
     h = form_spec(fv)
     query.append(z3.Or(*[g[o] != _as_bv(h[o], width, ctx) for o in red.group]))
@@ -274,15 +335,38 @@ def _spec_dependencies(form_spec: Any, forms: tuple[Form, ...],
                        outputs: tuple[str, ...]) -> dict[str, set[str]]:
     """For each output, the forms its z3 term mentions: the only ones it can depend on."""
     import z3
-    from z3.z3util import get_vars
 
     ctx = z3.Context()
     fv = {f.name: z3.Int(f.name, ctx) for f in forms}
+    names = set(fv)
     got = form_spec(fv)
+    below: dict[int, frozenset[str]] = {}  # the forms under each term, by term id
+
+    def mentions(term: Any) -> frozenset[str]:
+        stack = [term]
+        while stack:  # post-order, iteratively: a wide word's terms are deep
+            e = stack[-1]
+            if e.get_id() in below:
+                stack.pop()
+                continue
+            kids = [e.arg(i) for i in range(e.num_args())] if z3.is_app(e) else []
+            todo = [k for k in kids if k.get_id() not in below]
+            if todo:
+                stack.extend(todo)
+                continue
+            stack.pop()
+            found: set[str] = set()
+            if z3.is_const(e) and e.decl().kind() == z3.Z3_OP_UNINTERPRETED:
+                found.add(e.decl().name())
+            for k in kids:
+                found |= below[k.get_id()]
+            below[e.get_id()] = frozenset(found)
+        return below[term.get_id()]
+
     out: dict[str, set[str]] = {}
     for o in outputs:
         term = got[o]
-        out[o] = {str(v) for v in get_vars(term)} if z3.is_expr(term) else set()
+        out[o] = set(mentions(term)) & names if z3.is_expr(term) else set()
     return out
 
 
@@ -295,13 +379,19 @@ def _form_range(form: Form, box: Mapping[str, tuple[int, int]]) -> tuple[int, in
     return lo, hi
 
 
-def _lemma(ob: Obligation, box: Mapping[str, tuple[int, int]],
-           opts: Options) -> tuple[Verdict, Any]:
+def _lemma(ob: Obligation, box: Mapping[str, tuple[int, int]], opts: Options,
+           contexts: list[Any] | None = None) -> tuple[Verdict, Any, str]:
     """Prove spec(x) == H(F(x)) on the domain over bit-vectors of a width that cannot wrap
     (every term of both specs and of the domain's constraints bounded), else over integers:
-    PROVED with the width, REFUTED with a model of the specs (the caller replays it), or
-    UNKNOWN with the solver's reason."""
-    import z3
+    PROVED with the width (or ``"integers"``), REFUTED with a model of the specs (the caller
+    replays it), or UNKNOWN with the solver's reason; last, which solver decided which
+    statement. ``contexts`` receives the z3 context of each statement as it is made.
+
+    Where both specs are linear (sums, constant multiples, comparisons, if-then-else: no bit
+    reads), the lemma is also stated over the integers, and each solver gets the statement it
+    decides best (:func:`~verify.methods.solvers.decide_any`): z3 proves such a lemma over
+    the integers in milliseconds where bit-blasting a 64-term sum takes seconds.
+    """
 
     fz = ob.factorisation
     assert fz is not None
@@ -310,7 +400,7 @@ def _lemma(ob: Obligation, box: Mapping[str, tuple[int, int]],
     bound: int | None
     try:
         ispec = ob.spec(iv)
-        iform = fz.form_spec({f.name: _form_value(f, iv) for f in fz.forms})
+        iform = fz.form_spec(_forms_at(fz.forms, iv))
         for o in ob.checked_outputs:
             for val in (ispec[o], iform[o]):
                 see_output(tracker, ob, o, val)
@@ -318,18 +408,80 @@ def _lemma(ob: Obligation, box: Mapping[str, tuple[int, int]],
     except Exception:  # noqa: BLE001 - no interval bound: ask over the integers
         bound = None
     width = width_for(bound, ob.domain.term_bound())
+    statements = [_lemma_statement(ob, box, width)]
+    if width is not None and _linear(statements[0].assertions):
+        ints = _lemma_statement(ob, box, None)
+        if _linear(ints.assertions):
+            statements.append(ints)
+    if contexts is not None:  # each statement's context, so the caller can interrupt z3
+        contexts.extend(st.assertions[0].ctx for st in statements)
+    d = decide_any(statements, what=f"{ob.name}: spec lemma", timeout=opts.timeout,
+                   solvers=opts.solvers)
+    theories = {a.solver: "bit-vectors" if a.bit_vectors else "integers" for a in d.answers}
+    if len(set(theories.values())) == 1:  # "z3+bitwuzla bit-vectors"
+        used = "+".join(theories) + " " + next(iter(theories.values()))
+    else:  # "z3 integers, cvc5 bit-vectors"
+        used = ", ".join(f"{solver} {theory}" for solver, theory in theories.items())
+    if d.status == "unsat":
+        return Verdict.PROVED, width if width is not None else "integers", used
+    if d.status == "sat" and d.model is not None:
+        return Verdict.REFUTED, dict(d.model), used  # a model of the specs: replayed
+    return Verdict.UNKNOWN, d.describe(), used
+
+
+def _lemma_statement(ob: Obligation, box: Mapping[str, tuple[int, int]],
+                     width: int | None) -> Formulation:
+    """The negated lemma ``some output of spec(x) differs from H(F(x))`` on the domain, over
+    bit-vectors of ``width`` bits (integers when None)."""
+    import z3
+
+    fz = ob.factorisation
+    assert fz is not None
     ctx, v, query = _bv_inputs(ob, box, width)
     want = ob.spec(v)
-    got = fz.form_spec({f.name: _form_value(f, v) for f in fz.forms})
+    got = fz.form_spec(_forms_at(fz.forms, v))
     query.append(z3.Or(*[_as_bv(want[o], width, ctx) != _as_bv(got[o], width, ctx)
                          for o in ob.checked_outputs]))
-    d = decide(query, v, what=f"{ob.name}: spec lemma", timeout=opts.timeout,
-               solvers=opts.solvers)
-    if d.status == "unsat":
-        return Verdict.PROVED, width if width is not None else "integers"
-    if d.status == "sat" and d.model is not None:
-        return Verdict.REFUTED, dict(d.model)  # a model of the specs: replayed by the caller
-    return Verdict.UNKNOWN, d.describe()
+    return Formulation(query, v)
+
+
+_LINEAR_OPS: frozenset[int] = frozenset()
+
+
+def _linear(assertions: Sequence[Any]) -> bool:
+    """Whether the terms use only linear operations (sums, differences, products with a
+    constant, comparisons, if-then-else, the Boolean connectives): then the same statement
+    over the integers is linear arithmetic, which z3 decides without bit-blasting."""
+    import z3
+
+    global _LINEAR_OPS
+    if not _LINEAR_OPS:
+        _LINEAR_OPS = frozenset((
+            z3.Z3_OP_TRUE, z3.Z3_OP_FALSE, z3.Z3_OP_EQ, z3.Z3_OP_DISTINCT, z3.Z3_OP_ITE,
+            z3.Z3_OP_AND, z3.Z3_OP_OR, z3.Z3_OP_NOT, z3.Z3_OP_IMPLIES, z3.Z3_OP_XOR,
+            z3.Z3_OP_UNINTERPRETED, z3.Z3_OP_ANUM, z3.Z3_OP_BNUM,
+            z3.Z3_OP_ADD, z3.Z3_OP_SUB, z3.Z3_OP_UMINUS, z3.Z3_OP_MUL,
+            z3.Z3_OP_LE, z3.Z3_OP_GE, z3.Z3_OP_LT, z3.Z3_OP_GT,
+            z3.Z3_OP_BADD, z3.Z3_OP_BSUB, z3.Z3_OP_BNEG, z3.Z3_OP_BMUL,
+            z3.Z3_OP_SLEQ, z3.Z3_OP_SGEQ, z3.Z3_OP_SLT, z3.Z3_OP_SGT))
+    seen: set[int] = set()
+    stack = list(assertions)
+    while stack:
+        e = stack.pop()
+        if e.get_id() in seen:
+            continue
+        seen.add(e.get_id())
+        if not z3.is_app(e):
+            return False
+        kind = e.decl().kind()
+        if kind not in _LINEAR_OPS:
+            return False
+        kids = [e.arg(i) for i in range(e.num_args())]
+        if kind in (z3.Z3_OP_MUL, z3.Z3_OP_BMUL) and sum(
+                not (z3.is_int_value(k) or z3.is_bv_value(k)) for k in kids) > 1:
+            return False
+        stack.extend(kids)
+    return True
 
 
 def _as_bv(x: Any, width: int | None, ctx: Any) -> Any:
@@ -431,27 +583,28 @@ def _factorised(ob: Obligation, opts: Options) -> Result:
     ids = _Identities(fz.forms)
     sub_methods: dict[str, int] = {}
     forms_used: set[str] = set()
-    for gi, group in enumerate(groups):
-        red = _reduce(ob.network, group, fz.forms, set().union(*(deps[o] for o in group)),
-                      ids)
-        if isinstance(red, str):
-            return finish(ob, Verdict.UNKNOWN, "factorised", 0, total, t0,
-                          f"group {group[0]}: {red}")
-        forms_used.update(f.name for f in red.forms)
-        outcome = _check_group(ob, red, box, opts)
-        for m in outcome.methods:
-            sub_methods[m] = sub_methods.get(m, 0) + 1
-        if outcome.verdict is not Verdict.PROVED:
+    # The spec lemma is about the specs alone: its solver runs on a thread of its own while
+    # the groups are checked here (the solver does not hold the interpreter's lock), in the
+    # same context, so its query is recorded like every other. Both are always finished.
+    contexts: list[Any] = []  # the lemma's z3 contexts, to stop its solver early
+    with ThreadPoolExecutor(1) as pool:
+        lemma = pool.submit(contextvars.copy_context().run, _lemma, ob, box, opts, contexts)
+        outcome = _check_groups(ob, groups, deps, ids, box, opts, sub_methods, forms_used)
+        if outcome is not None:
+            # The verdict is this group's: the lemma is not needed, so its solver is stopped
+            # and whatever the stopped thread ends with (an unknown, z3's "canceled") ignored.
+            for ctx in list(contexts):
+                ctx.interrupt()
+            try:
+                lemma.result()
+            except Exception:  # noqa: BLE001, S110 - see above
+                pass
             return finish(ob, outcome.verdict, "factorised", 0, total, t0, outcome.reason,
                           outcome.counterexample)
-        if opts.progress:
-            opts.progress(gi + 1, len(groups) + 1)
-    verdict, info = _lemma(ob, box, opts)
+        verdict, info, used = lemma.result()
     if verdict is Verdict.PROVED:
         return finish(ob, Verdict.PROVED, "factorised", total, total, t0,
-                      "affine identities (sympy), reduced network, spec lemma "
-                      f"({'+'.join(resolve(opts.solvers, info != 'integers'))} "
-                      f"{'integers' if info == 'integers' else 'bit-vectors'})",
+                      f"affine identities (exact integers), reduced network, spec lemma ({used})",
                       forms=sorted(forms_used), groups=len(groups), subchecks=sub_methods,
                       identities=ids.count, bv_width=info)
     if verdict is Verdict.REFUTED:
@@ -462,6 +615,134 @@ def _factorised(ob: Obligation, opts: Options) -> Result:
         return finish(ob, Verdict.UNKNOWN, "factorised", 0, total, t0,
                       f"the declared form spec differs from the spec at {info}")
     return finish(ob, Verdict.UNKNOWN, "factorised", 0, total, t0, f"spec lemma: {info}")
+
+
+SMALL_BOX = 1 << 10  # groups with at most this many form values are enumerated together
+SMALL_ROWS = 1 << 16  # points in one batch of small groups
+
+
+def _enumerate_small(ob: Obligation, reds: list[_Reduced],
+                     box: Mapping[str, tuple[int, int]]) -> set[int]:
+    """The groups (by position) proved by enumerating their boxes of form values together.
+
+    Every group whose forms take at most :data:`SMALL_BOX` values (and have no unit of their
+    own) is enumerated: its reduced network on every point of its box, exactly (Python
+    integers), and the form spec on all those points of all such groups in one batch, each
+    row holding its group's form values and 0 for every other form (what the group's own
+    check gives the forms it does not read). A group is proved only where every point agrees
+    on every one of its outputs; any other group, and every group when the batched form spec
+    fails, is left to the group's own check (which finds and replays the counterexample).
+    """
+    fz = ob.factorisation
+    assert fz is not None
+    picked: list[tuple[int, list[tuple[int, ...]]]] = []
+    rows = 0
+    for gi, red in enumerate(reds):
+        if not red.forms or any(f.name.startswith("unit:") for f in red.forms):
+            continue
+        ranges = [_form_range(f, box) for f in red.forms]
+        size = 1
+        for lo, hi in ranges:
+            size *= hi - lo + 1
+        if size > SMALL_BOX or rows + size > SMALL_ROWS:
+            continue
+        picked.append((gi, list(itertools.product(*[range(lo, hi + 1) for lo, hi in ranges]))))
+        rows += size
+    if not picked:
+        return set()
+    # The form spec runs on integer columns of the narrowest type that holds every value an
+    # interval run of it sees over the hull of every row (each form between its range and 0),
+    # or on Python ints beyond int64: the rule the exhaustive engine follows. No bound (the
+    # spec does not run on intervals): per group.
+    hull: dict[str, tuple[int, int]] = {f.name: (0, 0) for f in fz.forms}
+    for gi, _ in picked:
+        for f in reds[gi].forms:
+            lo, hi = _form_range(f, box)
+            a, b = hull[f.name]
+            hull[f.name] = (min(a, lo), max(b, hi))
+    tracker = Tracker()
+    try:
+        iwant = fz.form_spec({n: Interval(lo, hi, tracker) for n, (lo, hi) in hull.items()})
+        for gi, _ in picked:
+            for o in reds[gi].group:
+                see_output(tracker, ob, o, iwant[o])
+    except LoopmlpError:
+        raise
+    except Exception:  # noqa: BLE001 - no interval bound: per group
+        return set()
+    name = narrowest_int(max([tracker.max_abs] + [max(-lo, hi) for lo, hi in hull.values()]))
+    kind: Any = object if name is None else np.dtype(name)  # beyond int64: Python ints
+    cols = {n: np.zeros(rows, dtype=kind) for n in hull}
+    nets: list[np.ndarray] = []
+    start = 0
+    for gi, pts in picked:
+        red = reds[gi]
+        arr = np.array(pts, dtype=object).reshape(len(pts), len(red.forms))
+        for k, f in enumerate(red.forms):
+            cols[f.name][start:start + len(pts)] = arr[:, k].astype(kind)
+        nets.append(red.network.forward(arr, "python"))
+        start += len(pts)
+    for col in cols.values():
+        col.flags.writeable = False  # the spec cannot change the rows
+    try:
+        with python_int_batches() if kind is object else nullcontext():
+            want = fz.form_spec(cols)
+    except LoopmlpError:
+        raise
+    except Exception:  # noqa: BLE001 - a form spec that does not run on batches: per group
+        return set()
+    proved: set[int] = set()
+    if any(isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape != (rows,)
+           for v in want.values()):
+        return set()  # a value of another shape: per group, which refuses or decides it
+    start = 0
+    for (gi, pts), net in zip(picked, nets):
+        red = reds[gi]
+        stop = start + len(pts)
+        outs = red.network.outputs.names
+        try:
+            ok = all(_agrees(ob, o, want[o], net[:, outs.index(o)], start, stop)
+                     for o in red.group)
+        except LoopmlpError:
+            ok = False  # the group's own check reports it
+        if ok:
+            proved.add(gi)
+        start = stop
+    return proved
+
+
+def _agrees(ob: Obligation, output: str, want: Any, got: np.ndarray, start: int,
+            stop: int) -> bool:
+    """Whether the form spec's values of one output on rows ``start:stop`` of the batch (an
+    array, or one value for every row) equal the network's, exactly."""
+    if isinstance(want, np.ndarray) and want.ndim == 1:
+        values = [spec_value(ob, output, w) for w in want[start:stop]]
+    else:
+        values = [spec_value(ob, output, want)] * (stop - start)
+    return all(int(g) == w for g, w in zip(got, values))
+
+
+def _check_groups(ob: Obligation, groups: tuple[tuple[str, ...], ...],
+                  deps: Mapping[str, set[str]], ids: _Identities,
+                  box: Mapping[str, tuple[int, int]], opts: Options,
+                  sub_methods: dict[str, int], forms_used: set[str]) -> _Outcome | None:
+    """Steps 1 and 2 for every group, in order: None when each is proved, else the first
+    group's outcome that is not (``sub_methods`` and ``forms_used`` say what was used)."""
+    index = _Index(ob.network)
+    reds = [_reduce(ob.network, index, group, set().union(*(deps[o] for o in group)), ids)
+            for group in groups]
+    enumerated = _enumerate_small(ob, reds, box)
+    for gi, red in enumerate(reds):
+        forms_used.update(f.name for f in red.forms)
+        outcome = (_Outcome(Verdict.PROVED, methods=("enumerated",)) if gi in enumerated
+                   else _check_group(ob, red, box, opts))
+        for m in outcome.methods:
+            sub_methods[m] = sub_methods.get(m, 0) + 1
+        if outcome.verdict is not Verdict.PROVED:
+            return outcome
+        if opts.progress:
+            opts.progress(gi + 1, len(groups) + 1)
+    return None
 
 
 @dataclass(frozen=True)
@@ -487,10 +768,35 @@ def _group_spec(fz: Factorisation,
     return hspec
 
 
+def _search(ob: Obligation, red: _Reduced, box: Mapping[str, tuple[int, int]],
+            samples: int = SEARCH_SAMPLES) -> Counterexample | None:
+    """A counterexample for one group, by a seeded search over random members of the domain:
+    the group's reduced network on the forms' values (the network's own outputs there, by
+    step 1) against the spec, each difference replayed through the whole network before it is
+    returned. None when the search finds none (which proves nothing)."""
+    rng = random.Random(SEARCH_SEED)
+    names = list(box)
+    net_in = red.network.inputs.names
+    for _ in range(samples):
+        point = {n: rng.randint(*box[n]) for n in names}
+        if not ob.domain.contains(point):
+            continue
+        fv = _forms_at(red.forms, point)
+        got = red.network.forward_exact({f"form:{f.name}": fv[f.name] for f in red.forms}
+                                        if net_in else {})
+        want = ob.spec(point)
+        if any(int(got[o]) != spec_value(ob, o, want[o]) for o in red.group):
+            cex = replay(ob, point)
+            if cex is not None:
+                return cex
+    return None
+
+
 def _check_group(ob: Obligation, red: _Reduced, box: Mapping[str, tuple[int, int]],
                  opts: Options) -> _Outcome:
     """Step 2 for one group: its reduced network against the form spec, or, where the box of
-    form values says nothing (values no input realises), the group over the real inputs."""
+    form values says nothing (values no input realises), the group over the real inputs
+    (after a short search for a counterexample)."""
     fz = ob.factorisation
     assert fz is not None
     hspec = _group_spec(fz, red)
@@ -528,6 +834,13 @@ def _check_group(ob: Obligation, red: _Reduced, box: Mapping[str, tuple[int, int
         real = replay(ob, point) if point is not None else None
         if real is not None:
             return _Outcome(Verdict.REFUTED, "counterexample found", real, (r.method,))
+    # A short search first: a wrong weight shows on many inputs, and a counterexample found
+    # so (replayed) ends the check where the solver below may need its whole timeout. A search
+    # never proves: when it finds nothing, the solver decides.
+    found = _search(ob, red, box)
+    if found is not None:
+        return _Outcome(Verdict.REFUTED, "counterexample found (replayed search)", found,
+                        (r.method, "search"))
     # The box of form values is a superset of what inputs realise: decide the group over the
     # real inputs instead (the solver, the reduced network on the forms of x).
     verdict, info = _direct_group(ob, red, fz.form_spec, box, opts)

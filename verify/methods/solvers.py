@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from verify.errors import InternalError, LoopmlpError, ParameterError
@@ -68,6 +68,7 @@ class Answer:
     seconds: float
     why: str = ""
     model: Mapping[str, int] | None = None
+    bit_vectors: bool | None = None  # the statement it answered (None: not recorded)
 
     def describe(self, theory: str = "") -> str:
         """``z3: unsat``, ``cvc5 bit-vectors: timeout after 5s``."""
@@ -180,31 +181,81 @@ def decide(assertions: Sequence[Any], variables: Mapping[str, Any], *, what: str
     solver. ``what`` names the query in every message. A query is over bit-vectors when every
     variable is one; bitwuzla answers any other query ``unknown`` (:data:`NO_INTEGERS`).
     """
-    import z3
+    return decide_any([Formulation(assertions, variables)], what=what, timeout=timeout,
+                      solvers=solvers)
 
-    if not assertions:
+
+@dataclass(frozen=True)
+class Formulation:
+    """One statement of a query: z3 ``assertions`` and the constants a model must give (see
+    :func:`decide`). Over bit-vectors when every variable is one, else over the integers."""
+
+    assertions: Sequence[Any]
+    variables: Mapping[str, Any]
+
+    @property
+    def bit_vectors(self) -> bool:
+        import z3
+
+        return bool(self.variables) and all(z3.is_bv(v) for v in self.variables.values())
+
+
+PREFERENCE = {"z3": (False, True), "cvc5": (True, False), "bitwuzla": (True,)}
+"""Per solver, the theories it is given first (True: bit-vectors), where a query is stated in
+both: z3 decides linear integer statements of bit-level words fast, cvc5 and bitwuzla the
+bit-vector ones (bitwuzla has no integers)."""
+
+
+def decide_any(formulations: Sequence[Formulation], *, what: str, timeout: float,
+               solvers: Sequence[str] = ("z3",)) -> Decision:
+    """Like :func:`decide` for a query stated in several equivalent ways (the same variables,
+    over the integers and over bit-vectors that cannot wrap): each solver is given the
+    statement it decides best (:data:`PREFERENCE`) and, when that one comes back unknown
+    early, the others it can read, in what is left of its ``timeout``. The answers are
+    combined as in :func:`decide`: statements of one query that get ``sat`` and ``unsat`` are
+    a disagreement.
+    """
+    if not formulations or any(not f.assertions for f in formulations):
         raise InternalError(f"{what}: a query with no assertions")
-    bit_vectors = bool(variables) and all(z3.is_bv(v) for v in variables.values())
-    solvers = resolve(solvers, bit_vectors)
-    ctx = assertions[0].ctx
-    solver = z3.Solver(ctx=ctx)
-    solver.add(*assertions)
-    text = _smtlib(assertions) if set(solvers) - {"z3"} else ""
+    by_theory = {f.bit_vectors: f for f in formulations}
+    names = resolve(solvers, True in by_theory)
     answers: list[Answer] = []
-    for name in solvers:
-        if name == "z3":
-            answers.append(_z3(solver, variables, timeout))
-        elif name == "cvc5":
-            answers.append(_cvc5(text, variables, timeout))
-        elif name == "bitwuzla":
-            answers.append(_bitwuzla(text, variables, timeout) if bit_vectors
-                           else Answer("bitwuzla", "unknown", 0.0, NO_INTEGERS))
-        else:
+    texts: dict[bool, str] = {}
+    for name in names:
+        if name not in SOLVERS:
             raise ParameterError("solver", name, f"one of {', '.join(SOLVERS)}")
+        order = [t for t in PREFERENCE[name] if t in by_theory]
+        if not order:
+            answers.append(Answer(name, "unknown", 0.0, NO_INTEGERS, bit_vectors=False))
+            continue
+        spent = 0.0
+        for theory in order:
+            f = by_theory[theory]
+            if name != "z3" and theory not in texts:
+                texts[theory] = _smtlib(f.assertions)
+            a = _ask(name, f, texts.get(theory, ""), timeout - spent)
+            spent += a.seconds
+            if a.status != "unknown" or spent >= 0.9 * timeout:
+                break
+        answers.append(replace(a, seconds=spent, bit_vectors=theory))
     decision = Decision(what, _combine(what, answers), tuple(answers))
     for log in _LOGS.get():
         log.append(decision)
     return decision
+
+
+def _ask(name: str, f: Formulation, text: str, timeout: float) -> Answer:
+    """One solver's answer on one statement (``text``: its SMT-LIB form, for cvc5 and
+    bitwuzla)."""
+    import z3
+
+    if name == "z3":
+        solver = z3.Solver(ctx=f.assertions[0].ctx)
+        solver.add(*f.assertions)
+        return _z3(solver, f.variables, timeout)
+    if name == "cvc5":
+        return _cvc5(text, f.variables, timeout)
+    return _bitwuzla(text, f.variables, timeout)
 
 
 def _smtlib(assertions: Sequence[Any]) -> str:

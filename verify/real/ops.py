@@ -100,7 +100,9 @@ def _square_sum(nb: Backend, c: Any) -> Any:
         sq = np.empty(c.shape, dtype=object)
         s, cc = sq.reshape(-1), c.reshape(-1)
         for i, v in enumerate(cc):
-            s[i] = v ** 2
+            # arb's power of a ball that contains 0 is NaN; the square of such a ball lies in
+            # [0, max |v|^2]
+            s[i] = v ** 2 if (v > 0 or v < 0) else type(v).union(type(v)(0), v.abs_upper() ** 2)
         return sq.sum(axis=-1, keepdims=True)
     return (c * c).sum(axis=-1, keepdims=True)
 
