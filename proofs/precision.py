@@ -163,6 +163,8 @@ def largest_bits(profile: str, words: int, slots: int, fmt: str, order: str = "a
     key = "any_order" if order == "any" else "natural"
 
     def need(bits: int) -> int:
+        if profile not in PROFILES:  # no closed form: the search starts at 64 bits
+            return 0
         f = formula(profile, bits)
         return max(f[key], f["weight"], 0 if order == "any" else f["product"])
 

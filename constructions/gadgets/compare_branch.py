@@ -22,7 +22,7 @@ from verify.domains import Word, product
 from verify.errors import ParameterError
 from verify.layout import bit_names
 from verify.obligation import Factorisation, Form
-from verify.ops import bit, ite, word
+from verify.ops import ite, relu, word
 from verify.symbolic import Stage, SymbolicNet, Unit, affine, copy_unit, relu_unit
 
 from .base import Gadget, WordArg, bits_of
@@ -70,15 +70,20 @@ def make_compare_branch(bits: int, pc_bits: int) -> Gadget:
     outs = tuple(u.name for u in stages[2])
 
     def spec(x: Mapping[str, Any]) -> dict[str, Any]:
+        # The contract selects a whole word, so bit i of its result is the contract applied to
+        # bit i of each word (a selection commutes with taking a bit); stated bit by bit, the
+        # spec is linear and its lemma is decided over the integers.
         r = word([x[n] for n in rs])
-        pc = compare_branch_contract(r, word([x[n] for n in cs]), word([x[n] for n in ns]),
-                                     bits)
-        return {o: bit(pc, i) for i, o in enumerate(outs)}
+        return {o: compare_branch_contract(r, x[cs[i]], x[ns[i]], bits)
+                for i, o in enumerate(outs)}
 
     def form_spec(f: Mapping[str, Any]) -> dict[str, Any]:
-        # The network's value on the whole box of the forms; on reachable inputs F is the flag.
+        # The network's value on the whole box of the forms, where the flag P + Z may be 2 (a
+        # sign bit with no bit set, which no input reaches); on reachable inputs it is 0 or 1
+        # and this is ``C if flag else PC1``, which the spec lemma proves.
         flag = f["sign"] + ite(f["ones"] == 0, 1, 0)
-        return {o: ite(flag == 1, f[cs[i]], f[ns[i]]) for i, o in enumerate(outs)}
+        return {o: relu(f[cs[i]] + flag - 1) + relu(f[ns[i]] - flag)
+                for i, o in enumerate(outs)}
 
     forms = (Form("sign", {rs[-1]: 1}), Form("ones", {r: 1 for r in rs}),
              *(Form(n, {n: 1}) for n in cs + ns))

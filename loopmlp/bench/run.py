@@ -18,7 +18,7 @@ from typing import IO, Any
 import numpy as np
 import scipy
 
-from constructions.computer import PROFILES, Computer, build
+from constructions.computer import ALL_PROFILES, PROFILES, Computer, build
 from constructions.computer.runtime import Engine
 from constructions.machine.asm import PROGRAMS, assemble
 from constructions.machine.fixpoint import run_to_fixed_point
@@ -275,7 +275,7 @@ def measure_size(size: tuple[int, int, int], report: Report, tick: Tick) -> None
     machine_size = MachineSize(*size)
     single = one_machine(machine_size)
     batch = batch_machines(machine_size, max(BATCHES))
-    for profile in PROFILES:
+    for profile in ALL_PROFILES:
         if profile in report.stopped:
             report.skipped.append(f"{','.join(map(str, size))} {profile}: not built, "
                                   f"{report.stopped[profile]}")
@@ -418,7 +418,7 @@ def targets(report: Report) -> list[Target]:
                               f"{row.us_per_step:.1f} us/step{cpu}",
                               "met" if row.us_per_step < limit else "missed"))
     base = report.interpreter_rate(TARGET_SIZE)
-    for profile in PROFILES:
+    for profile in ALL_PROFILES:
         row = _find(report, profile, "sparse")
         name = f"1024 machines, {profile}, {where}"
         want = "more machine-steps/s than the interpreter"

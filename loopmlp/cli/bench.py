@@ -12,7 +12,7 @@ from typing import IO, Any
 
 from rich.console import Console
 
-from constructions.computer import PROFILES
+from constructions.computer import ALL_PROFILES
 from loopmlp.bench import build, long, process, proofs, run, solvers
 from verify.errors import LoopmlpError, ParameterError
 from verify.files import write_file
@@ -190,7 +190,7 @@ def _long(p: argparse.ArgumentParser) -> None:
     command(p, description="An endurance run of the engine against the interpreter.")
     p.add_argument("--program", default=str(long.PROGRAM), metavar="FILE.sq",
                    help="the SUBLEQ program to run (default: the bundled long program)")
-    p.add_argument("--profile", choices=PROFILES, default="compact",
+    p.add_argument("--profile", choices=ALL_PROFILES, default="compact",
                    help="network profile that runs it (default compact)")
     p.add_argument("--checkpoint", type=int, default=100_000, metavar="S",
                    help="steps between full-state comparisons (default 100000)")
@@ -227,7 +227,7 @@ def _process(p: argparse.ArgumentParser) -> None:
             "Python SUBLEQ interpreter's, on one long program.")
     p.add_argument("--program", default=str(process.PROGRAM), metavar="FILE.sq",
                    help="the SUBLEQ program (default: the bundled 150,884-step program)")
-    p.add_argument("--profile", choices=PROFILES, default="compact",
+    p.add_argument("--profile", choices=ALL_PROFILES, default="compact",
                    help="network profile that runs it (default compact)")
     p.add_argument("--repeat", type=int, default=3, metavar="R",
                    help="runs of each, the best wall time counts (default 3)")

@@ -8,7 +8,7 @@ import functools
 import json
 from typing import IO, Any
 
-from constructions.computer import PROFILES, build
+from constructions.computer import ALL_PROFILES, PROFILES, build
 from constructions.computer.runtime import certificate
 from constructions.machine.subleq import MachineSize
 from proofs.precision import largest_bits
@@ -25,8 +25,10 @@ ORDERS = (("any", "any order"), ("natural", "natural order"))
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """``precision``: profiles and the machine size."""
     command(p)
-    p.add_argument("--profile", choices=PROFILES, action="append",
-                   help="a profile (repeatable; default: all)")
+    p.add_argument("--profile", choices=ALL_PROFILES, action="append",
+                   help="a profile (repeatable; default: paper, paper-minimal and compact; "
+                        "three-layer and two-layer when named, their largest N searched "
+                        "from 64 bits down)")
     p.add_argument("--words", type=integer, default=16, metavar="M",
                    help="data words of the machine (default 16)")
     p.add_argument("--bits", type=integer, default=16, metavar="N",

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 from support.cli import run as cli
 
+from constructions.computer import build
+from constructions.computer.runtime import certificate
 from constructions.machine.asm import load
+from constructions.machine.subleq import MachineSize, signed_memory
 from constructions.machine.subleq import run as interpret
-from constructions.machine.subleq import signed_memory
 
 CORPUS = Path(__file__).resolve().parents[2] / "constructions" / "programs"
 LAYERS = {"three-layer": 3, "two-layer": 2}
@@ -59,3 +61,19 @@ def test_unknown_profile_is_refused_in_one_line() -> None:
     code, out, err = cli("info", "--profile", "one-layer")
     assert code == 2 and out == ""
     assert "one-layer" in err and "two-layer" in err and "three-layer" in err
+
+
+@pytest.mark.parametrize("profile", sorted(LAYERS))
+def test_precision_searches_the_largest_certified_width(profile: str) -> None:
+    code, out, err = cli("precision", "--profile", profile, "--words", "2", "--bits", "4",
+                         "--slots", "2", "--json")
+    assert (code, err) == (0, "")
+    (row,) = json.loads(out)["rows"]
+    assert row["profile"] == profile
+    best = row["formats"]["float32"]["largest_bits"]
+    assert 2 <= best < 64
+
+    def exact(bits: int) -> bool:
+        return certificate(build(profile, MachineSize(2, bits, 2))).exact_in("float32", "any")
+
+    assert exact(best) and not exact(best + 1)

@@ -247,3 +247,23 @@ def test_bad_sizes_are_refused_naming_the_parameter(call: Callable[[], Gadget], 
     assert isinstance(err, LoopmlpError)
     assert (err.name, err.value) == (name, value)
     assert str(err).startswith(f"{name}={value}: need ")
+
+
+@pytest.mark.parametrize(("bits", "pc"), [(3, 2), (4, 3)])
+def test_cmpbranch_spec_is_the_branch_on_plain_integers(bits: int, pc: int) -> None:
+    """The spec, stated bit by bit, against SUBLEQ's branch written on Python integers: the
+    next PC is C when R <= 0 (signed), else PC1."""
+    g = make_compare_branch(bits, pc)
+    rs = [f"R.bit[{i}]" for i in range(bits)]
+    cs = [f"C.bit[{i}]" for i in range(pc)]
+    ns = [f"PC1.bit[{i}]" for i in range(pc)]
+    for r in range(1 << bits):
+        signed_r = r - (1 << bits) if r >> (bits - 1) else r
+        for c in range(1 << pc):
+            for n in range(1 << pc):
+                x = {**{b: (r >> i) & 1 for i, b in enumerate(rs)},
+                     **{b: (c >> i) & 1 for i, b in enumerate(cs)},
+                     **{b: (n >> i) & 1 for i, b in enumerate(ns)}}
+                want = c if signed_r <= 0 else n
+                got = g.spec(x)
+                assert [int(got[o]) for o in g.outputs] == [(want >> i) & 1 for i in range(pc)]
