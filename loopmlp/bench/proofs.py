@@ -250,6 +250,11 @@ def measure_step(timeout: float = 600.0) -> dict[str, Any]:
             "reason": r.reason[:300]}
 
 
+# Every obligation, whole obligations spread over worker processes (one per core): how a user
+# proves everything on a machine with more than one core.
+PROVE_ALL_FLAGS = ("--all", "--executor", "processes", "--distribute", "obligations")
+
+
 def measure_prove(*flags: str, limit: float) -> dict[str, Any]:
     """``loopmlp prove FLAGS --quiet --json FILE`` as a user runs it (a fresh process): its
     exit code, wall seconds and the summary of its JSON. Stopped after ``limit`` seconds
@@ -295,8 +300,9 @@ def run(quick: bool, timeout: float, tick: Tick | None = None,
     if scale:
         step(f"compositional step, {BUILD_PROFILE} at {_size(BUILD_SIZE)}", None, None)
         report.scale["step"] = measure_step()
-        step("loopmlp prove --all", None, None)
-        report.scale["prove_all"] = measure_prove("--all", limit=SCALE_SLACK * PROVE_ALL_TARGET)
+        step("loopmlp prove " + " ".join(PROVE_ALL_FLAGS), None, None)
+        report.scale["prove_all"] = measure_prove(*PROVE_ALL_FLAGS,
+                                                  limit=SCALE_SLACK * PROVE_ALL_TARGET)
         step("loopmlp prove --cross-check", None, None)
         report.scale["cross_check"] = measure_prove("--cross-check",
                                                     limit=SCALE_SLACK * CROSS_CHECK_TARGET)
@@ -376,7 +382,10 @@ def _scale_target(report: Report, key: str, name: str, limit: float) -> Target:
         measured = f"stopped after {_seconds(got['seconds'])}, unfinished"
     else:
         s = got.get("summary", {})
-        ok = got["exit"] == 0 and s.get("unknown", 1) == 0 and s.get("refuted", 1) == 0
+        # `--all` includes the all-lengths claims that are false by construction (refuted with
+        # their witness strings), so it exits 1; the target is its time with nothing unknown.
+        refuted_ok = key == "prove_all" or s.get("refuted", 1) == 0
+        ok = got["exit"] in (0, 1) and s.get("unknown", 1) == 0 and refuted_ok
         measured = (f"{_seconds(got['seconds'])}, {s.get('proved', '?')} proved, "
                     f"{s.get('refuted', '?')} refuted, {s.get('unknown', '?')} unknown"
                     if s else f"{_seconds(got['seconds'])}, exit {got['exit']}")
@@ -573,6 +582,11 @@ def docs_section(report: Report, plot: str | None) -> str:
     lines += ["| figure | target | measured | status |", "| --- | --- | --- | --- |"]
     lines += [f"| {t.name} | {t.target} | {t.measured} | {t.status} |" for t in report.targets()]
     lines.append("")
+    if report.scale:
+        lines += ["`prove --all` is measured as `loopmlp prove " + " ".join(PROVE_ALL_FLAGS)
+                  + "` (whole obligations on one worker process per core); it exits 1 by "
+                  "design, since it includes the all-lengths claims refuted with their "
+                  "witness strings, and counts as met when nothing is unknown.", ""]
     if not report.scale:
         lines += ["The compositional step at M=256, `prove --all` and `prove --cross-check` "
                   "take minutes each: `loopmlp bench proofs --scale` measures them (each "

@@ -126,6 +126,12 @@ def test_the_64_bit_targets_are_read_off_the_measured_rows() -> None:
     got = {t.name: (t.measured, t.status) for t in bench.targets(report)}
     assert got["prove --all"] == ("7.0 min, 3 proved, 0 refuted, 0 unknown", "met")
     assert got["prove --cross-check, nothing unknown"][1] == "missed"
+    # --all holds the all-lengths claims refuted by design: its exit 1 with nothing unknown meets
+    report.scale["prove_all"] = {"exit": 1, "seconds": 500.0,
+                                 "summary": {"proved": 3, "refuted": 2, "unknown": 0}}
+    assert {t.name: t.status for t in bench.targets(report)}["prove --all"] == "met"
+    report.scale["prove_all"]["summary"]["unknown"] = 1
+    assert {t.name: t.status for t in bench.targets(report)}["prove --all"] == "missed"
 
 
 def test_plain_table_lists_every_row_and_the_targets() -> None:

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from constructions.computer import PROFILES, Computer, build
+from constructions.computer import ALL_PROFILES, PROFILES, Computer, build
 from constructions.computer.runtime import (
     LIMITS,
     Engine,
@@ -333,15 +333,18 @@ def test_bench_run_command_on_a_tiny_ladder(monkeypatch: pytest.MonkeyPatch,
     assert doc["command"] == "bench run" and doc["quick"] is True
     rows = doc["rows"]
     assert {(r["profile"], r["engine"]) for r in rows} == {
-        (p, e) for p in PROFILES for e in bench_run.ENGINES}
+        (p, e) for p in ALL_PROFILES for e in bench_run.ENGINES}
     for r in rows:
         assert r["size"] == {"words": 8, "bits": 5, "slots": 8}
-        assert r["refused"] is None and r["us_per_step"] > 0
+        if r["refused"] is not None:  # float32 only where the bound passes 2^24, named
+            assert r["engine"] == "float32" and "2^24" in r["refused"], r
+            continue
+        assert r["us_per_step"] > 0
         assert all(v is None or v > 0 for v in r["rates"].values())
     sparse = [r for r in rows if r["engine"] == "sparse"]
     assert all(r["work_nnz"] < r["network_nnz"] for r in sparse)
     assert doc["interpreter"][0]["steps"] > 0
-    assert len(doc["targets"]) == 2 + len(PROFILES)
+    assert len(doc["targets"]) == 2 + len(ALL_PROFILES)
     assert {t["status"] for t in doc["targets"]} == {"not measured"}
     page = (tmp_path / bench_run.DOC_NAME).read_text(encoding="utf-8")
     assert "| 8,5,8 | paper | sparse | int32 |" in page and "## Targets" in page
