@@ -141,3 +141,13 @@ def affine_sum(bias: int, scale: int = 64, bits: int = 8) -> Obligation:
         return {"y": ops.relu(scale * a + scale * b + bias)}
 
     return Obligation(f"affine[{bias}]", Network((layer,), "affine"), dom, spec)
+
+
+def wrong_at(ob: Obligation, index: int, output: str) -> tuple[Obligation, dict[str, int]]:
+    """``ob`` with its spec flipped on ``output`` at the domain's member ``index`` alone, and
+    that member: the first (and only) counterexample an exhaustive check must report."""
+    member = ob.domain.decode(np.array([index], dtype=np.int64))[0]
+    point = {n: int(v) for n, v in zip(ob.domain.names, member, strict=True)}
+    bad = Obligation(f"{ob.name}/wrong-at-{index}", ob.network, ob.domain,
+                     flipped(ob.spec, point, output), outputs=ob.outputs)
+    return bad, point

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.exhaustive_cases import affine_sum, assert_matches_reference, cases, flipped
+from support.exhaustive_cases import affine_sum, assert_matches_reference, cases, flipped, wrong_at
 from support.mutation import corrupt_bias, corrupt_weight
 from support.specs import network_spec
 
@@ -239,11 +239,7 @@ def test_constrained_members_only_on_the_grid() -> None:
 def test_threads_do_not_change_the_first_counterexample(
     monkeypatch: pytest.MonkeyPatch, workers: int,
 ) -> None:
-    ob = make_subtract(6).obligation()
-    late = ob.domain.decode(np.array([3000], dtype=np.int64))[0]
-    point = {n: int(v) for n, v in zip(ob.domain.names, late, strict=True)}
-    bad = Obligation("subtract/late", ob.network, ob.domain, flipped(ob.spec, point, "R.bit[0]"),
-                     outputs=ob.outputs)
+    bad, point = wrong_at(make_subtract(6).obligation(), 3000, "R.bit[0]")
     monkeypatch.setattr(engines, "_workers", lambda: workers)
     r = _grid(bad, 16)
     assert r.checked == 3001 and r.counterexample is not None
