@@ -30,6 +30,7 @@ from verify.result import Counterexample, Result, Verdict
 from .base import Options, extra_constraints, finish, replay, see_output, spec_value, width_for
 from .casesplit import casesplit
 from .exhaustive import exhaustive
+from .narrow import narrow
 from .piecewise import check_1d
 from .smt import smt_bv
 from .solvers import Formulation, decide, decide_any
@@ -413,6 +414,10 @@ def _lemma(ob: Obligation, box: Mapping[str, tuple[int, int]], opts: Options,
         ints = _lemma_statement(ob, box, None)
         if _linear(ints.assertions):
             statements.append(ints)
+    if width is not None:
+        # Each compared bit computed at the width it needs (same models: verify.methods.narrow).
+        bv = statements[0]
+        statements[0] = Formulation(narrow(bv.assertions), bv.variables)
     if contexts is not None:  # each statement's context, so the caller can interrupt z3
         contexts.extend(st.assertions[0].ctx for st in statements)
     d = decide_any(statements, what=f"{ob.name}: spec lemma", timeout=opts.timeout,
