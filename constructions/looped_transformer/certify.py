@@ -55,12 +55,10 @@ def decide(lay: Layout, box: Box) -> tuple[State | None, float, str]:
     """``(state, margin, why)``: the state every matrix of the box decodes to (None when the
     box straddles 0 at a decision entry, or decodes to no state), and the least lower bound of
     ``|entry|`` over the decision entries."""
-    rows, cols = (list(x) for x in zip(*lay.decision_entries()))
-    m, r = box.mid[rows, cols], box.float_rad[rows, cols]
-    margins = np.abs(m) - r
-    margin = float(np.min(margins))
-    if not np.all(np.isfinite(margins)):
-        return None, float("-inf"), "the enclosure is not finite"
+    rows, cols, m, r, margins = _decision_margins(lay, box)
+    margin = _least(margins)
+    if margin == float("-inf"):
+        return None, margin, "the enclosure is not finite"
     if margin <= 0:
         k = int(np.argmin(margins))
         return None, margin, (f"row {rows[k]}, column {cols[k]} is [{m[k] - r[k]:.3g}, "
@@ -69,6 +67,19 @@ def decide(lay: Layout, box: Box) -> tuple[State | None, float, str]:
         return lay.decode(np.sign(box.mid)), margin, ""
     except Exception as e:  # noqa: BLE001 - a DecodeError names what is wrong
         return None, margin, f"the signs decode to no state: {e}"
+
+
+def _decision_margins(lay: Layout, box: Box) -> tuple[list[int], list[int], np.ndarray,
+                                                     np.ndarray, np.ndarray]:
+    """The decision entries (rows, columns), their mids and radii, and ``|mid| - rad``."""
+    rows, cols = (list(x) for x in zip(*lay.decision_entries()))
+    m, r = box.mid[rows, cols], box.float_rad[rows, cols]
+    return rows, cols, m, r, np.abs(m) - r
+
+
+def _least(margins: np.ndarray) -> float:
+    """The least margin, or -inf when one is not finite."""
+    return float(np.min(margins)) if np.all(np.isfinite(margins)) else float("-inf")
 
 
 @dataclass
@@ -158,6 +169,6 @@ def prove_step(enc: Enclosure, lay: Layout, state: State, last: Instruction | No
     if ignore_rows is not None:
         dev[np.asarray(ignore_rows, dtype=bool)[:, None] & (X == target)] = 0.0
     k = np.unravel_index(int(np.argmax(dev)), dev.shape)
-    _, margin, _ = decide(lay, out)
+    margin = _least(_decision_margins(lay, out)[-1])  # decide's margin, without decoding
     worst = float(dev[k])
     return StepProof(bool(worst <= tolerance), worst, margin, (int(k[0]), int(k[1])))
