@@ -260,7 +260,10 @@ class Layer:
         """The weights and bias of one output unit, by name."""
         r = self.outputs.index(name)
         names = self.inputs.names
-        coeffs = {names[c]: v for rr, c, v in zip(self.rows, self.cols, self.vals) if rr == r}
+        coeffs: dict[str, int] = {}
+        for rr, c, v in zip(self.rows, self.cols, self.vals):
+            if rr == r:  # repeated entries add up, as in the forward pass
+                coeffs[names[c]] = coeffs.get(names[c], 0) + v
         return coeffs, self.bias[r]
 
     # ---------------------------------------------------------------- evaluation
@@ -313,7 +316,9 @@ class Layer:
         except OverflowError:
             return None
         rows, cols, vals = self.entries
-        x = int(max(np.abs(lo64).max(initial=0), np.abs(hi64).max(initial=0)))
+        # The largest magnitude, in Python ints: numpy's abs of -2^63 is -2^63 again.
+        x = max([abs(int(v)) for arr in (lo64, hi64) if arr.size for v in (arr.min(), arr.max())]
+                + [0])
         w = int(np.abs(vals).max(initial=0))
         b = max(max(self.bias), -min(self.bias))
         per_row = int(np.bincount(rows).max(initial=0)) if rows.size else 0

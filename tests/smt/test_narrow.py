@@ -208,3 +208,30 @@ def test_subtract_lemma_narrowed_is_decided_and_a_wrong_one_refuted(bits: int) -
             s2.add(*dom, z3.Or(*bad))
             s2.add(*[v == model.eval(v, model_completion=True) for v in a + b])
             assert s2.check() == z3.sat
+
+
+def test_cvc5_is_given_the_statement_as_it_was_and_the_others_the_narrowed_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import verify.methods.solvers as solvers
+
+    ctx = z3.Context()
+    x, y = z3.BitVec("x", 16, ctx), z3.BitVec("y", 16, ctx)
+    plain = [(z3.LShR(x + y, 3) & 1) != (z3.LShR(y + x, 3) & 1)]
+    f = solvers.Formulation(narrow(plain), {"x": x, "y": y}, plain)
+    seen: dict[str, str] = {}
+
+    def fake(name: str) -> Any:
+        def answer(text: str, variables: Any, timeout: float) -> solvers.Answer:
+            seen[name] = text
+            return solvers.Answer(name, "unsat", 0.0)
+        return answer
+
+    monkeypatch.setattr(solvers, "_cvc5", fake("cvc5"))
+    monkeypatch.setattr(solvers, "_bitwuzla", fake("bitwuzla"))
+    monkeypatch.setattr(solvers, "require_cvc5", lambda: None)
+    monkeypatch.setattr(solvers, "require_bitwuzla", lambda: None)
+    for pair in (("z3", "cvc5"), ("z3", "bitwuzla")):
+        d = solvers.decide_any([f], what="t", timeout=5, solvers=pair)
+        assert d.status == "unsat"
+    assert "extract" not in seen["cvc5"] and "bvlshr" in seen["cvc5"]
+    assert "extract" in seen["bitwuzla"]

@@ -80,17 +80,18 @@ def _forms_at(forms: tuple[Form, ...], point: Mapping[str, Any]) -> dict[str, An
 
 class _Index:
     """What the reduction reads from a network many times, computed once per check: each
-    layer's output names and, per output row, its ``(column, weight)`` entries."""
+    layer's output names and, per output row, its ``(column, weight)`` entries: one per
+    column, repeated entries added up as the forward pass adds them (a zero sum left out)."""
 
     def __init__(self, net: Network) -> None:
         self.out_names = [layer.outputs.names for layer in net.layers]
         self.in_names = [layer.inputs.names for layer in net.layers]
         self.entries: list[list[list[tuple[int, int]]]] = []
         for layer in net.layers:
-            rows: list[list[tuple[int, int]]] = [[] for _ in range(len(layer.outputs))]
+            sums: list[dict[int, int]] = [{} for _ in range(len(layer.outputs))]
             for r, c, v in zip(layer.rows, layer.cols, layer.vals):
-                rows[r].append((c, v))
-            self.entries.append(rows)
+                sums[r][c] = sums[r].get(c, 0) + v
+            self.entries.append([[(c, v) for c, v in row.items() if v] for row in sums])
 
     def cone(self, net: Network, outputs: tuple[str, ...]) -> list[set[int]]:
         """For each layer, the output rows needed to compute ``outputs`` (first layer first)."""
@@ -213,7 +214,12 @@ def _reduce(net: Network, index: _Index, group: tuple[str, ...], also: set[str],
         if isinstance(got, str):
             # Not a combination of the declared forms: the unit's own affine form becomes an
             # extra form of this group, so the group is still checked exactly (its box grows).
-            extra = Form(f"unit:{uname}", dict(coeffs), 0)
+            # Its name is none of the declared forms' (one of those may be a dependency of the
+            # group) nor another unit's: a form of the same name would take the unit's place.
+            fname = f"unit:{uname}"
+            while fname in ids.forms or fname in used:
+                fname += "'"
+            extra = Form(fname, dict(coeffs), 0)
             used[extra.name] = extra
             rows[uname] = ({f"form:{extra.name}": 1}, first.bias[r])
             continue
@@ -417,7 +423,7 @@ def _lemma(ob: Obligation, box: Mapping[str, tuple[int, int]], opts: Options,
     if width is not None:
         # Each compared bit computed at the width it needs (same models: verify.methods.narrow).
         bv = statements[0]
-        statements[0] = Formulation(narrow(bv.assertions), bv.variables)
+        statements[0] = Formulation(narrow(bv.assertions), bv.variables, bv.assertions)
     if contexts is not None:  # each statement's context, so the caller can interrupt z3
         contexts.extend(st.assertions[0].ctx for st in statements)
     d = decide_any(statements, what=f"{ob.name}: spec lemma", timeout=opts.timeout,
