@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .interval import IBool, Interval
+from .spec_terms import floor_div
 
 try:  # z3 is a hard dependency, but keep the import local to the symbolic branches' checks.
     import z3
@@ -193,7 +194,7 @@ def bit(x: Any, i: int) -> Any:
     if is_bv(x):
         return z3.LShR(x, i) & 1
     if is_z3(x):
-        return (x / (1 << i)) % 2
+        return floor_div(x, 1 << i) % 2
     iv = _interval(x)
     if iv is not None:
         iv.tracker.see(1 << i)
@@ -219,6 +220,9 @@ def select(values: Sequence[Any], index: Any) -> Any:
     another gives a value."""
     iv = _interval(index)
     if iv is not None:
+        # The symbolic chain compares the index with every position: a bit-vector sort must
+        # hold them all (else a position wraps onto a negative index).
+        iv.tracker.see(len(values) - 1)
         out = iv._lift(values[0])
         for v in values[1:]:
             out = out.hull(v)

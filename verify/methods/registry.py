@@ -3,11 +3,13 @@ for, or picks one for ``auto``."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import replace
 
 from verify.obligation import Obligation
 from verify.result import Result, Verdict
+from verify.spec_terms import SpecReadingError, reading
 
 from .base import METHODS, Options, with_tally
 from .exhaustive import exhaustive
@@ -44,6 +46,13 @@ def check(ob: Obligation, opts: Options = Options()) -> Result:
     if method == "factorised" and ob.factorisation is None:
         return Result(ob.name, Verdict.UNKNOWN, "factorised", 0, ob.domain.count, 0.0,
                       "no factorisation declared for this obligation")
-    with recording() as log:
-        r = ENGINES[method](ob, opts)
+    t0 = time.perf_counter()
+    try:
+        # The spec is read on solver terms only with the operations that mean there what they
+        # mean in Python (verify.spec_terms); any other is an UNKNOWN with the reason.
+        with recording() as log, reading():
+            r = ENGINES[method](ob, opts)
+    except SpecReadingError as e:
+        return Result(ob.name, Verdict.UNKNOWN, method, 0, ob.domain.count,
+                      time.perf_counter() - t0, str(e))
     return with_tally(r, log)

@@ -1,0 +1,137 @@
+"""Reading a spec on solver terms: the spec's Python text run on z3 terms, with the operations
+whose z3 meaning is not their Python meaning refused instead of silently changed.
+
+A spec is a Python function. Replayed at a point it means what Python computes; run on z3
+terms, each operation means what z3 makes of it, and for a few the two differ:
+
+- the truth of a symbolic condition (``if a == b``, ``and``/``or``/``not``, ``min``/``max``):
+  z3 answers ``a == b`` by comparing the two *expressions*, so ``1 if a == b else 0`` reads as
+  0 and a solver would prove a claim that is false at ``a = b``;
+- ``/``: true division in Python (a float), integer division in z3;
+- ``%`` by a negative or symbolic divisor: Python's remainder takes the divisor's sign, z3's
+  integer ``mod`` is never negative.
+
+Inside :func:`reading` (per context: a worker thread started with a copy of the context
+reads as its starter does) each of these raises :class:`SpecReadingError`, which the
+methods report as UNKNOWN with the reason; ``%`` by a positive constant (what
+:func:`verify.ops.wrap` uses) and everything :mod:`verify.ops` offers (``ite``, ``bit``,
+``select``, ...) keep their meaning. Outside :func:`reading` z3 behaves as it always does.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from verify.errors import LoopmlpError
+
+
+class SpecReadingError(LoopmlpError):
+    """A spec used an operation whose meaning on solver terms differs from its Python one."""
+
+
+_DEPTH: ContextVar[int] = ContextVar("loopmlp_spec_reading", default=0)
+_LOCK = threading.Lock()
+_INSTALLED = False
+HINT = "write the spec with verify.ops (ite, bit, wrap, select, ...) so both readings agree"
+
+
+def active() -> bool:
+    """Whether this context (a thread, or a context copied into one) reads specs on solver
+    terms."""
+    return _DEPTH.get() > 0
+
+
+@contextmanager
+def reading() -> Iterator[None]:
+    """Run the block (a spec called on z3 terms) with the guard of the module docstring."""
+    _install()
+    token = _DEPTH.set(_DEPTH.get() + 1)
+    try:
+        yield
+    finally:
+        _DEPTH.reset(token)
+
+
+def read(spec: Callable[[Any], Any], values: Any) -> Any:
+    """``spec(values)`` under :func:`reading`."""
+    with reading():
+        return spec(values)
+
+
+def _positive_constant(z3: Any, d: Any) -> bool:
+    if isinstance(d, bool):
+        return False
+    if isinstance(d, int):
+        return d > 0
+    if z3.is_int_value(d):
+        return d.as_long() > 0
+    if z3.is_bv_value(d):
+        return d.as_signed_long() > 0
+    return False
+
+
+def _install() -> None:
+    """Wrap z3's truth, division and remainder once per process (each wrapper does nothing
+    new outside :func:`reading`)."""
+    global _INSTALLED
+    if _INSTALLED:
+        return
+    with _LOCK:
+        if _INSTALLED:
+            return
+        import z3
+
+        truth = z3.AstRef.__bool__
+
+        def guarded_truth(self: Any) -> bool:
+            if active() and not (z3.is_true(self) or z3.is_false(self)):
+                raise SpecReadingError(
+                    f"the spec takes the truth of the symbolic condition {str(self)[:80]!r} "
+                    "(a Python if, and, or, not, min or max on a solver term); z3 would read it "
+                    f"structurally, not by value: {HINT}")
+            return truth(self)
+
+        z3.AstRef.__bool__ = guarded_truth  # type: ignore[method-assign]
+
+        def division(name: str, orig: Callable[..., Any]) -> Callable[..., Any]:
+            def guarded(self: Any, other: Any) -> Any:
+                if active():
+                    raise SpecReadingError(
+                        f"the spec divides a solver term with '/' ({name}): true division in "
+                        f"Python, integer division in z3; use // on plain ints or {HINT}")
+                return orig(self, other)
+            return guarded
+
+        def remainder(name: str, orig: Callable[..., Any], reflected: bool) -> Callable[..., Any]:
+            def guarded(self: Any, other: Any) -> Any:
+                divisor = self if reflected else other
+                if active() and not _positive_constant(z3, divisor):
+                    raise SpecReadingError(
+                        f"the spec takes '%' of a solver term by {str(divisor)[:40]!r}: only a "
+                        "positive constant divisor means the same in Python and z3 (Python's "
+                        f"remainder takes the divisor's sign, z3's is never negative); {HINT}")
+                return orig(self, other)
+            return guarded
+
+        for cls in (z3.ArithRef, z3.BitVecRef):
+            for name in ("__truediv__", "__rtruediv__", "__div__"):
+                if name in cls.__dict__:
+                    setattr(cls, name, division(name, cls.__dict__[name]))
+            for name, reflected in (("__mod__", False), ("__rmod__", True)):
+                setattr(cls, name, remainder(name, cls.__dict__[name], reflected))
+        _INSTALLED = True
+
+
+def floor_div(x: Any, c: int) -> Any:
+    """``x // c`` for a z3 integer term and a positive constant (z3's ``div`` floors for a
+    positive divisor, as Python's ``//`` does); for :mod:`verify.ops`."""
+    import z3
+
+    if c <= 0:
+        raise ValueError(f"floor_div by {c}: a positive constant is needed")
+    ctx = x.ctx
+    return z3.ArithRef(z3.Z3_mk_div(ctx.ref(), x.as_ast(), z3.IntVal(c, ctx).as_ast()), ctx)
