@@ -12,8 +12,9 @@ from .registry import Entry, of
 ORDER = (("match",), ("subtract", "add"), ("compare",), ("increment",), ("branch",),
          ("cmpbranch",), ("read", "write"))
 """The order of the entries: families listed together take turns width by width."""
-SLOW_WORDS = 8
-"""Read and write with more memory words than this are slow."""
+SLOW_WORDS = 256
+"""Read and write with more memory words than this are slow (256 words take about 1.5 s each
+by the decoder method)."""
 
 
 def _entry(family: Family, bits: int, words: int) -> Entry:

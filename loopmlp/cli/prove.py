@@ -94,6 +94,11 @@ def selected(args: argparse.Namespace) -> list[Entry]:
     """The registered entries ``--only`` and ``--all`` select; none is a usage error."""
     entries = registry.select(registry.all_entries(), args.only, args.all)
     if not entries:
+        slow = registry.select(registry.all_entries(), args.only, True)
+        if slow:
+            raise UsageError(f"--only {' '.join(args.only or [])!r}: matches only slow "
+                             f"obligations ({len(slow)}); add --all to run them, or name one "
+                             "exactly")
         raise UsageError(f"--only {' '.join(args.only or [])!r}: no obligation matches")
     return entries
 

@@ -371,3 +371,12 @@ def test_check_smt_bv_reports_itself(tmp_path: Path) -> None:
     assert r["method"] == "smt-bv" and r["details"]["bv_width"] > 0
     code, out, _ = run("check", str(model), "--spec", "add", "--bits", "3", "--method", "smt")
     assert code == 0 and ": PROVED smt " in out
+
+
+def test_a_glob_matching_only_slow_obligations_says_so(registry: Callable[..., None]) -> None:
+    registry(GOOD, SLOW)
+    code, out, err = run("prove", "--only", "test/slow*")
+    assert code == 2 and out == ""
+    assert "matches only slow obligations (1); add --all" in err and "Traceback" not in err
+    code, out, _ = run("prove", "--only", "test/slow*", "--all")
+    assert code == 0 and "test/slow-entry: PROVED" in out
