@@ -53,9 +53,10 @@ def _proofs(p: argparse.ArgumentParser) -> None:
                    help=f"a reduced ladder (widths {', '.join(map(str, proofs.QUICK_LADDER))}; "
                    f"smt up to {proofs.QUICK_SMT_MAX} bits; throughput at "
                    f"{proofs.QUICK_THROUGHPUT_BITS} bits)")
-    add_timeout(p, "--monolithic-timeout",
+    add_timeout(p, "--monolithic-timeout", default=10.0,
                 help="seconds per query for each monolithic SMT proof (z3 over integers and "
-                "bit-vectors, cvc5, bitwuzla: each where installed; default 60)")
+                "bit-vectors, cvc5, bitwuzla: each where installed; default 10: each solver "
+                "stops at the first width it times out at, so the ladder ends in minutes)")
     p.add_argument("--scale", action="store_true",
                    help="also the long figures: the compositional step at M=256, and "
                    "'loopmlp prove --all' and 'prove --cross-check' in fresh processes "

@@ -42,7 +42,7 @@ def test_quick_json_has_the_documented_fields(quick_json: tuple[int, dict[str, A
     assert {"tool", "version", "command", "quick", "monolithic_timeout", "exhaustive_limit",
             "machine", "seconds", "rows", "throughput", "targets"} <= set(doc)
     assert doc["tool"] == "loopmlp" and doc["command"] == "bench proofs"
-    assert doc["quick"] is True and doc["monolithic_timeout"] == 60.0
+    assert doc["quick"] is True and doc["monolithic_timeout"] == 10.0
     assert doc["exhaustive_limit"] == 1 << 24
     assert {"cpu", "cores", "python", "numpy", "z3"} <= set(doc["machine"])
     assert doc["rows"]
