@@ -435,13 +435,13 @@ def targets(report: Report) -> list[Target]:
     first = next((r.bits for r in smt_rows if r.verdict == "timeout"), None)
     if first is None:
         last = max((r.bits for r in smt_rows), default=None)
-        out.append(Target("monolithic z3 on subtract times out", "at 12 to 16 bits",
+        out.append(Target("monolithic z3 on subtract times out", "at 9 to 16 bits",
                           "-" if last is None else f"no timeout up to {last} bits",
-                          "not measured" if last is None or last < 12 else "differs"))
+                          "not measured" if last is None or last < 16 else "differs"))
     else:
-        out.append(Target("monolithic z3 on subtract times out", "at 12 to 16 bits",
+        out.append(Target("monolithic z3 on subtract times out", "at 9 to 16 bits",
                           f"at {first} bits (limit {report.monolithic_timeout:g} s)",
-                          "agrees" if 12 <= first <= 16 else "differs"))
+                          "agrees" if 9 <= first <= 16 else "differs"))
     return out
 
 
