@@ -1081,7 +1081,10 @@ def _rows(layer: Layer) -> list[dict[str, int]]:
     names = layer.inputs.names
     out: list[dict[str, int]] = [{} for _ in range(len(layer.outputs))]
     for r, c, v in zip(layer.rows, layer.cols, layer.vals):
-        out[r][names[c]] = v
+        row = out[r]  # repeated entries add up, as in the forward pass
+        row[names[c]] = row.get(names[c], 0) + v
+        if row[names[c]] == 0:
+            del row[names[c]]
     return out
 
 

@@ -64,7 +64,10 @@ def _rows(layer: Layer) -> dict[str, tuple[dict[str, int], int]]:
     rows: dict[str, tuple[dict[str, int], int]] = {n: ({}, layer.bias[i])
                                                   for i, n in enumerate(outs)}
     for r, c, v in zip(layer.rows, layer.cols, layer.vals):
-        rows[outs[r]][0][ins[c]] = v
+        coeffs = rows[outs[r]][0]  # repeated entries add up, as in the forward pass
+        coeffs[ins[c]] = coeffs.get(ins[c], 0) + v
+        if coeffs[ins[c]] == 0:
+            del coeffs[ins[c]]
     return rows
 
 
