@@ -131,8 +131,9 @@ class _Narrower:
         """An upper bound on the number of low bits of term ``i`` that may be nonzero (read as
         unsigned): every bit at or above it is 0 whatever the variables are."""
         op, k, n = self.op, self.kind[i], self.width[i]
-        if self.value[i] is not None:
-            return self.value[i].bit_length()
+        value = self.value[i]
+        if value is not None:
+            return value.bit_length()
         args = self.args[i]
         act = [self.act.get(a, 0) for a in args]
         if k == op["BAND"]:
@@ -152,10 +153,10 @@ class _Narrower:
         if k == op["EXTRACT"]:
             hi, lo = self._param(i, 0), self._param(i, 1)
             return max(0, min(hi - lo + 1, act[0] - lo))
-        if k == op["BLSHR"] and self._shift(i) is not None:
-            return max(0, act[0] - self._shift(i))
-        if k == op["BSHL"] and self._shift(i) is not None:
-            s = self._shift(i)
+        s = self._shift(i) if k in (op["BLSHR"], op["BSHL"]) else None
+        if k == op["BLSHR"] and s is not None:
+            return max(0, act[0] - s)
+        if k == op["BSHL"] and s is not None:
             return 0 if s >= n else act[0] + s
         if k == op["ITE"]:
             return max(act[1], act[2])
@@ -202,11 +203,10 @@ class _Narrower:
             self._need(args[0], self._param(i, 1) + d)
         elif k in (op["ZERO_EXT"], op["SIGN_EXT"]):
             self._need(args[0], min(d, self.width[args[0]]))
-        elif k == op["BSHL"] and self._shift(i) is not None:
-            self._need(args[0], max(0, d - self._shift(i)))
+        elif k == op["BSHL"] and (s := self._shift(i)) is not None:
+            self._need(args[0], max(0, d - s))
             self._need(args[1], self.width[args[1]])
-        elif k in (op["BLSHR"], op["BASHR"]) and self._shift(i) is not None:
-            s = self._shift(i)
+        elif k in (op["BLSHR"], op["BASHR"]) and (s := self._shift(i)) is not None:
             self._need(args[0], s + d if s + d <= n else n)
             self._need(args[1], self.width[args[1]])
         elif k == op["ITE"]:
@@ -250,8 +250,9 @@ class _Narrower:
             return same if k == op["EQ"] else self._keep(z3.Z3_mk_not(c, same))
         if d == 0:  # nobody reads a bit of it (an equality of two zeros): any stand-in
             return self._numeral(0, 1)
-        if self.value[i] is not None:
-            return self._numeral(self.value[i], d)
+        value = self.value[i]
+        if value is not None:
+            return self._numeral(value, d)
         if not args:
             return self._cut(self.term[i], d, n)
         mk = {op["BADD"]: z3.Z3_mk_bvadd, op["BSUB"]: z3.Z3_mk_bvsub, op["BMUL"]: z3.Z3_mk_bvmul,
@@ -284,14 +285,12 @@ class _Narrower:
                 return self.get(x, d)
             ext = z3.Z3_mk_zero_ext if k == op["ZERO_EXT"] else z3.Z3_mk_sign_ext
             return self._keep(ext(c, d - self.width[x], self.get(x, self.width[x])))
-        if k == op["BSHL"] and self._shift(i) is not None:
-            s = self._shift(i)
+        if k == op["BSHL"] and (s := self._shift(i)) is not None:
             if s >= d:
                 return self._numeral(0, d)
             inner = self.get(args[0], d - s)
             return inner if s == 0 else self._keep(z3.Z3_mk_concat(c, inner, self._numeral(0, s)))
-        if k in (op["BLSHR"], op["BASHR"]) and self._shift(i) is not None:
-            s = self._shift(i)
+        if k in (op["BLSHR"], op["BASHR"]) and (s := self._shift(i)) is not None:
             if s + d <= n:  # bits s .. s+d-1 of the operand, all inside it
                 return self._keep(z3.Z3_mk_extract(c, s + d - 1, s, self.get(args[0], s + d)))
         elif k == op["ITE"]:
