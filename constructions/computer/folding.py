@@ -9,7 +9,7 @@ composed weights themselves (``info``, proofs, the reference evaluation) forms t
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -75,16 +75,19 @@ def factored(unfolded: Network, folds: Sequence[int], name: str) -> Network:
                          for i, layer in enumerate(unfolded.layers)), name)
 
 
-def fold_compact(net: Network, label: str) -> tuple[Network, Network]:
+def fold_compact(net: Network, label: str,
+                 before: Callable[[], object] | None = None) -> tuple[Network, Network]:
     """``(folded, unfolded)``: the unfolded network is ``net`` followed by the decode layer, and
     the folded one composes the layers of :data:`COMPACT_FOLDS` into the next, each labelled by
-    its plan (formed on first use)."""
+    its plan (formed on first use, after ``before()``: a size check that may refuse)."""
     unfolded = Network(net.layers + (decode_layer(net.outputs),), label + "~unfolded")
     layers = len(unfolded.layers) - len(set(COMPACT_FOLDS))
     if layers != len(COMPACT_PLANS):
         raise LayoutError(f"{label}: {layers} layers after folding, {len(COMPACT_PLANS)} plans")
 
     def make() -> tuple[Layer, ...]:
+        if before is not None:
+            before()
         folded = fold_layers(unfolded, COMPACT_FOLDS)
         return tuple(dataclasses.replace(layer, label=plan.label)
                      for layer, plan in zip(folded, COMPACT_PLANS))

@@ -27,7 +27,7 @@ def build(profile: str, size: MachineSize) -> Computer:
     """The looped network of ``profile`` for a machine of ``size``."""
     if profile not in ALL_PROFILES:
         raise ParameterError("profile", profile, f"one of {', '.join(ALL_PROFILES)}")
-    check_fits(profile, size)
+    check_fits(profile, size, folded=False)  # compact's folded layers: checked when formed
     coordinates = state_names(size)
     label = names.name(profile, {"words": size.words, "bits": size.bits, "slots": size.slots})
     if profile in DIRECT_PROFILES:
@@ -41,7 +41,7 @@ def build(profile: str, size: MachineSize) -> Computer:
         raise LayoutError(f"{label}: the step does not map the state layout to itself")
     if profile not in FOLDED_PROFILES:
         return Computer(profile, size, net, placed, tuple(plans))
-    folded, unfolded = fold_compact(net, label)
+    folded, unfolded = fold_compact(net, label, lambda: check_fits(profile, size))
     return Computer(profile, size, folded, placed, COMPACT_PLANS, unfolded,
                     tuple(plans) + (LayerPlan(DECODE, (), True),), COMPACT_FOLDS)
 

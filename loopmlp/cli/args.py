@@ -84,10 +84,10 @@ def add_timeout(p: argparse.ArgumentParser, *flags: str, default: float | None =
 
 # --------------------------------------------------------------------------- sizes and steps
 def check_fits(profile: str, size: MachineSize,
-               options: str = "--words, --bits or --slots") -> int:
+               options: str = "--words, --bits or --slots", folded: bool = True) -> int:
     """:func:`constructions.machine.limits.check_fits`, naming the command-line options to
     lower."""
-    return limits.check_fits(profile, size, options)
+    return limits.check_fits(profile, size, options, folded)
 
 
 def check_steps(max_steps: int, option: str = "--max-steps") -> int:

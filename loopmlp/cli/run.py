@@ -67,7 +67,7 @@ def cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     check_steps(args.max_steps)
     program = asm.load(args.file, words=args.words, bits=args.bits, slots=args.slots)
     try:
-        weights = check_fits(args.profile, program.size)
+        weights = check_fits(args.profile, program.size, folded=False)  # run steps it unfolded
         if args.trace:
             check_trace(args.max_steps, program.size)
     except ParameterError as e:  # the size may come from the file: name it

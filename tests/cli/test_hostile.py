@@ -226,8 +226,8 @@ SIZE_CASES = [
      r"size='words=65536, bits=64, slots=65536': need a paper network of at most 7,158,278 "
      r"weights \(4\.0 GiB, half of this machine's memory\); this one would have about "
      r"511,\d{3},\d{3} weights \(about 28\d\.\d GiB to build\): lower --words, --bits or --slots"),
-    (["--profile", "compact", "--words", "1024", "--slots", "1024"],
-     r"size='words=1024, bits=16, slots=1024': need a compact network"),
+    (["--profile", "compact", "--words", "65536", "--slots", "65536"],
+     r"size='words=65536, bits=16, slots=65536': need a compact( \(unfolded\))? network"),
 ]
 
 
@@ -265,7 +265,8 @@ def test_run_refuses_step_limits_before_building(argv: list[str], pattern: str,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     (workdir / "ok.sq").write_text(OK, encoding="utf-8")
     monkeypatch.setattr(loopmlp.cli.run, "build", trap)
-    monkeypatch.setattr(constructions.machine.limits, "estimate_weights", lambda profile, size: 1)
+    monkeypatch.setattr(constructions.machine.limits, "estimate_weights",
+                        lambda profile, size, folded=True: 1)
     refused(["run", "ok.sq", *argv], workdir, pattern)
 
 
@@ -348,8 +349,24 @@ def test_build_refuses_an_unbuildable_size_before_allocating(
 def test_build_refuses_an_absurd_size_for_every_profile(
         profile: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(constructions.computer.pipeline, "placements", trap)
-    with pytest.raises(ParameterError, match=f"need a {profile} network of at most"):
+    with pytest.raises(ParameterError,
+                       match=f"need a {profile}( \\(unfolded\\))? network of at most"):
         build(profile, MachineSize(65536, 64, 65536))
+
+
+def test_compact_folds_only_when_its_folded_layers_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Room for the unfolded layers (what run steps) but not for the folded ones: build
+    # succeeds, and forming the folded layers is refused with the estimate.
+    size = MachineSize(16, 16, 64)
+    unfolded = estimate_weights("compact", size, folded=False)
+    folded = estimate_weights("compact", size)
+    assert unfolded < folded
+    budget = (unfolded + folded) // 2 * constructions.machine.limits.BYTES_PER_WEIGHT
+    monkeypatch.setattr(constructions.machine.limits, "memory_budget", lambda: budget)
+    computer = build("compact", size)
+    assert computer.unfolded is not None and len(computer.unfolded.layers) > 0
+    with pytest.raises(ParameterError, match="need a compact network of at most"):
+        computer.network.layers  # noqa: B018 - forming the folded layers
 
 
 # --------------------------------------------------------------------------- JSON
