@@ -48,7 +48,8 @@ def add_arguments(c: argparse.ArgumentParser) -> None:
     c.add_argument("--bits", type=integer, metavar="N",
                    help="word width of the spec (address width for match)")
     c.add_argument("--words", type=integer, metavar="M",
-                   help="memory words of the spec (read, write; default 2)")
+                   help="memory words of the spec (read, write), the PC width of cmpbranch "
+                   "(default 2)")
     c.add_argument("--method", choices=CHECK_METHODS, default="auto",
                    help="default auto: exhaustive up to 2^24 inputs, else a short random "
                    "search, then smt-bv and smt sharing the timeout (factorised proofs need the "
@@ -75,9 +76,12 @@ def parse_spec_sizes(text: str, bits: int | None, words: int | None) -> tuple[st
             raise ParameterError("spec", text, "sizes written as key=integer") from None
     if "addr" in given:
         given.setdefault("bits", given.pop("addr"))
+    if "pc" in given and name == "cmpbranch":  # its second size is the PC width
+        given.setdefault("words", given.pop("pc"))
     unknown = sorted(set(given) - {"bits", "words"})
     if unknown:
-        raise ParameterError("spec", text, f"sizes among bits, words, addr (not {unknown[0]})")
+        raise ParameterError("spec", text, "sizes among bits, words, addr, and pc for "
+                             f"cmpbranch (not {unknown[0]})")
     b = given.get("bits", bits)
     if b is None:
         raise ParameterError("bits", None, f"--bits N for the {name} gadget")

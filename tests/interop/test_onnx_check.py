@@ -681,3 +681,18 @@ def test_node_by_node_semantics_agree_with_the_folded_network_and_onnxruntime(
     exact = loaded.semantics.run_exact(x)
     assert (exact == loaded.network.forward(x, "python")).all()
     assert (loaded.semantics.run(x) == onnx_io.run_onnxruntime(str(path), x)).all()
+
+
+def test_a_cmpbranch_obligation_name_sets_its_pc_width(tmp_path: Path) -> None:
+    # The name export prints (gadget/cmpbranch[bits=4,pc=2]) is accepted back as the spec.
+    path = tmp_path / "cb.onnx"
+    code, out, err = run("export", "--onnx", str(path), "--gadget", "cmpbranch", "--bits", "3",
+                         "--words", "2")
+    assert code == 0, err
+    assert "gadget/cmpbranch[bits=3,pc=2]" in out
+    code, out, _ = run("check", str(path), "--spec", "gadget/cmpbranch[bits=3,pc=2]")
+    assert code == 0 and "PROVED" in out
+    code, _, err = run("check", str(path), "--spec", "gadget/cmpbranch[bits=3,pc=3]")
+    assert code == 2 and "needs 9" in err  # another PC width: another gadget
+    code, _, err = run("check", str(path), "--spec", "gadget/subtract[bits=3,pc=2]")
+    assert code == 2 and "(not pc)" in err
