@@ -140,17 +140,27 @@ def _block_problems(comp: Computer, net: Network, plans: Sequence[LayerPlan]) ->
     return problems
 
 
-def structure_entry(profile: str, size: MachineSize, slow: bool = False) -> Entry:
+def structure_entry(profile: str, size: MachineSize, slow: bool = False,
+                    problems_of: Callable[[Computer], list[str]] | None = None,
+                    holds: str = "every layer is gadget blocks, copies or an exact identity",
+                    details: Callable[[Computer], dict[str, Any]] | None = None) -> Entry:
+    """``computer/PROFILE/structure[...]``: the built network has the structure
+    ``problems_of`` checks (:func:`structure_problems` by default); ``holds`` says what was
+    found when nothing is wrong, ``details`` what the result records."""
     name = f"computer/{profile}/structure{_tag(size)}"
+    check = problems_of or structure_problems
+
+    def record(comp: Computer) -> dict[str, Any]:
+        if details is not None:
+            return details(comp)
+        return {"layers": comp.network.depth, "identity_layers": len(comp.identity_layers())}
 
     def run(opts: Options) -> Result:
         t0 = time.perf_counter()
         comp = build(profile, size)
-        problems = structure_problems(comp)
+        problems = check(comp)
         return _result(name, Verdict.REFUTED if problems else Verdict.PROVED, "structural", t0,
-                       "; ".join(problems[:3]) if problems else
-                       "every layer is gadget blocks, copies or an exact identity",
-                       layers=comp.network.depth, identity_layers=len(comp.identity_layers()))
+                       "; ".join(problems[:3]) if problems else holds, **record(comp))
 
     return Entry(name, run, slow)
 

@@ -29,6 +29,7 @@ from verify.methods.solvers import decide
 from verify.obligation import Obligation
 from verify.result import Result, Verdict
 
+from . import computer
 from .computer import EXHAUSTIVE_SIZES, SMT_SIZE, invariant, monolithic
 from .registry import Entry, of
 
@@ -74,19 +75,10 @@ def structure_problems(comp: Computer) -> list[str]:
 
 
 def structure_entry(profile: str, size: MachineSize, slow: bool = False) -> Entry:
-    name = f"computer/{profile}/structure{_tag(size)}"
-
-    def run(opts: Options) -> Result:
-        t0 = time.perf_counter()
-        comp = build(profile, size)
-        problems = structure_problems(comp)
-        return Result(name, Verdict.REFUTED if problems else Verdict.PROVED, "structural",
-                      0 if problems else 1, 1, time.perf_counter() - t0,
-                      "; ".join(problems[:3]) or
-                      f"{RELU_LAYERS[profile]} ReLU layers and the decode, weights as planned",
-                      None, {"layers": comp.network.depth, "weights": comp.network.nnz})
-
-    return Entry(name, run, slow)
+    return computer.structure_entry(
+        profile, size, slow, structure_problems,
+        f"{RELU_LAYERS[profile]} ReLU layers and the decode, weights as planned",
+        lambda comp: {"layers": comp.network.depth, "weights": comp.network.nnz})
 
 
 def equals(profile: str, size: MachineSize, against: str = AGAINST) -> Obligation:
