@@ -9,7 +9,14 @@ terms, each operation means what z3 makes of it, and for a few the two differ:
   0 and a solver would prove a claim that is false at ``a = b``;
 - ``/``: true division in Python (a float), integer division in z3;
 - ``%`` by a negative or symbolic divisor: Python's remainder takes the divisor's sign, z3's
-  integer ``mod`` is never negative.
+  integer ``mod`` is never negative;
+- ``**`` with a symbolic or negative exponent: a float in Python where the exponent is
+  negative, an integer power in z3;
+- hashing a term (``d.get(x, 0)``, ``x in {0, 1}``): Python finds the key by value, a term's
+  hash is that of its expression, so the lookup silently misses;
+- ``~`` of a condition: z3's ``Not``, but ``~True`` is -2 on a Python bool (truthy);
+- a Python float meeting a term: z3 reads its decimal text as an exact rational (``0.1`` is
+  1/10, ``a + 1e17 - 1e17`` is ``a``), Python rounds (and a spec's value must be an int).
 
 Inside :func:`reading` (per context: a worker thread started with a copy of the context
 reads as its starter does) each of these raises :class:`SpecReadingError`, which the
@@ -74,9 +81,17 @@ def _positive_constant(z3: Any, d: Any) -> bool:
     return False
 
 
+def _natural_constant(z3: Any, e: Any) -> bool:
+    if isinstance(e, bool):
+        return False
+    if isinstance(e, int):
+        return e >= 0
+    return bool(z3.is_int_value(e) and e.as_long() >= 0)
+
+
 def _install() -> None:
-    """Wrap z3's truth, division and remainder once per process (each wrapper does nothing
-    new outside :func:`reading`)."""
+    """Wrap z3's truth, division, remainder, power and hash once per process (each wrapper
+    does nothing new outside :func:`reading`)."""
     global _INSTALLED
     if _INSTALLED:
         return
@@ -116,6 +131,57 @@ def _install() -> None:
                         f"remainder takes the divisor's sign, z3's is never negative); {HINT}")
                 return orig(self, other)
             return guarded
+
+        def power(name: str, orig: Callable[..., Any], reflected: bool) -> Callable[..., Any]:
+            def guarded(self: Any, other: Any) -> Any:
+                exponent = self if reflected else other
+                if active() and not _natural_constant(z3, exponent):
+                    raise SpecReadingError(
+                        f"the spec raises a solver term to the power {str(exponent)[:40]!r}: "
+                        "only a constant exponent of at least 0 means the same in Python and "
+                        f"z3 (a negative one gives a float in Python); {HINT}")
+                return orig(self, other)
+            return guarded
+
+        for name, reflected in (("__pow__", False), ("__rpow__", True)):
+            setattr(z3.ArithRef, name, power(name, z3.ArithRef.__dict__[name], reflected))
+
+        term_hash = z3.ExprRef.__hash__
+
+        def guarded_hash(self: Any) -> int:
+            if active():
+                raise SpecReadingError(
+                    f"the spec hashes the solver term {str(self)[:80]!r} (a dict or set "
+                    "lookup): Python finds a key by value, a term hashes as an expression, so "
+                    f"the lookup would silently miss; {HINT}")
+            return term_hash(self)
+
+        z3.ExprRef.__hash__ = guarded_hash  # type: ignore[method-assign]
+
+        invert = z3.BoolRef.__invert__
+
+        def guarded_invert(self: Any) -> Any:
+            if active():
+                raise SpecReadingError(
+                    f"the spec takes '~' of the condition {str(self)[:80]!r}: z3's Not, but "
+                    "-2 or -1 on a Python bool (both true); use verify.ops.logical_not")
+            return invert(self)
+
+        z3.BoolRef.__invert__ = guarded_invert  # type: ignore[method-assign]
+
+        import z3.z3 as z3_module
+
+        real_val = z3_module.RealVal
+
+        def guarded_real_val(val: Any, ctx: Any = None) -> Any:
+            if active() and isinstance(val, float):
+                raise SpecReadingError(
+                    f"the spec combines a solver term with the float {val!r}: z3 reads it as "
+                    "an exact rational, Python rounds; a spec computes with ints only")
+            return real_val(val, ctx)
+
+        z3_module.RealVal = guarded_real_val  # what z3's operators call on a float operand
+        z3.RealVal = guarded_real_val
 
         for cls in (z3.ArithRef, z3.BitVecRef):
             for name in ("__truediv__", "__rtruediv__", "__div__"):

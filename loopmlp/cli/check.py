@@ -27,6 +27,7 @@ from verify.methods import check as check_obligation
 from verify.network import Network
 from verify.obligation import Obligation
 from verify.result import Result, Verdict
+from verify.spec_terms import SpecReadingError, reading
 
 from .args import add_timeout, integer
 from .common import command, verdict_exit
@@ -188,7 +189,13 @@ def run_check(ob: Obligation, method: str, timeout: float,
 def _smt_bv(ob: Obligation, timeout: float) -> Result:
     """:func:`smt_bv`, its result named ``smt-bv`` when it was decided over bit-vectors (it
     falls back to integers, and stays ``smt``, when no width bounds every term)."""
-    r = smt_bv(ob, Options("smt", timeout))
+    t0 = time.perf_counter()
+    try:
+        with reading():  # the spec read on solver terms as every method reads it
+            r = smt_bv(ob, Options("smt", timeout))
+    except SpecReadingError as e:
+        return Result(ob.name, Verdict.UNKNOWN, "smt-bv", 0, ob.domain.count,
+                      time.perf_counter() - t0, str(e))
     if "bv_width" in r.details:
         return dataclasses.replace(r, method="smt-bv")
     return r

@@ -294,6 +294,12 @@ class Semantics:
         hi0 = np.array([int(b) for _, b in box], dtype=object)
         bases = [(lo0, hi0)]
         ranges: dict[str, tuple[np.ndarray, np.ndarray]] = {self.input: (lo0, hi0)}
+        # acc: per element, a bound on every value an implementation may hold while computing
+        # the tensor from the last Relu (or the input) on, in any order. onnxruntime fuses a
+        # MatMul and the Add after it into one Gemm that accumulates the products onto the
+        # addend, so the Add's partial sums are |addend| + the MatMul's, not its result.
+        acc: dict[str, np.ndarray] = {
+            self.input: _magnitude(lo0, hi0).reshape(self.input_shape + (1,))}
         worst = max([abs(v) for v in lo0] + [abs(v) for v in hi0] + [0])
         first: tuple[str, str, str, int] | None = None
         if worst >= limit:
@@ -303,12 +309,22 @@ class Semantics:
                 lo, hi = ranges[step.inputs[0]]
                 bases.append((np.maximum(lo, 0), np.maximum(hi, 0)))
                 ranges[step.output] = bases[-1]
+                acc[step.output] = _magnitude(*bases[-1]).reshape(self._shape(step.output)
+                                                                  + (1,))
                 continue
             form = self.forms[step.output]
             blo, bhi = bases[form.base]
             lo, hi = _range(form, blo, bhi)
             ranges[step.output] = (lo, hi)
             bound = max((max(abs(int(u)), abs(int(v))) for u, v in zip(lo, hi)), default=0)
+            if step.op not in ("MatMul", "Gemm"):
+                # Add, Sub (their operands' partial sums and the addend's magnitude), shape
+                # operators (the operand's, moved along)
+                carried = apply(step, [acc.get(n) if n else None for n in step.data_inputs],
+                                [None if (not n or n in acc) else np.abs(self.consts[n].exact)
+                                 for n in step.data_inputs], "magnitude", int)
+                acc[step.output] = carried
+                bound = max(bound, int(np.max(carried)) if carried.size else 0)
             if step.op in ("MatMul", "Gemm"):
                 mags = [None if (not n or n not in ranges) else
                         _magnitude(*ranges[n]).reshape(self._shape(n) + (1,))
@@ -316,6 +332,7 @@ class Semantics:
                 ks = [None if (not n or n in ranges) else np.abs(self.consts[n].exact)
                       for n in step.data_inputs]
                 partial = apply(step, mags, ks, "magnitude", int)
+                acc[step.output] = partial
                 bound = max(bound, int(np.max(partial)) if partial.size else 0)
                 if step.op == "Gemm" and abs(step.alpha) > 1:
                     # an implementation may scale either factor by alpha first
