@@ -157,7 +157,7 @@ def logical_not(c: Any) -> Any:
     if _ibool(c):
         return ~c
     if isinstance(c, np.ndarray):
-        return ~c
+        return np.logical_not(c)
     return not c
 
 

@@ -33,6 +33,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+import numpy as np
+
 from verify.errors import LoopmlpError
 
 
@@ -201,3 +203,24 @@ def floor_div(x: Any, c: int) -> Any:
         raise ValueError(f"floor_div by {c}: a positive constant is needed")
     ctx = x.ctx
     return z3.ArithRef(z3.Z3_mk_div(ctx.ref(), x.as_ast(), z3.IntVal(c, ctx).as_ast()), ctx)
+
+
+class Column(np.ndarray):
+    """A spec's input column in a batch (the exhaustive engines): a numpy array on which ``~``
+    of a condition (a bool array) is refused, since numpy reads it as *not* where Python reads
+    ``~True`` as -2 (true); every other operation is numpy's own."""
+
+    def __invert__(self) -> Any:
+        if self.dtype == np.bool_:
+            raise SpecReadingError(
+                "the spec takes '~' of a condition: numpy's not on a batch, but -2 or -1 on a "
+                "Python bool (both true); use verify.ops.logical_not")
+        return np.ndarray.__invert__(self)
+
+
+def on_columns(spec: Callable[[Any], Any], cols: Any) -> dict[str, Any]:
+    """``spec(cols)`` on a batch of points (a mapping of numpy columns), each column seen as a
+    :class:`Column`; the outputs come back as plain arrays."""
+    wrapped = {n: c.view(Column) if isinstance(c, np.ndarray) else c for n, c in cols.items()}
+    out = spec(wrapped)
+    return {k: np.asarray(v) if isinstance(v, Column) else v for k, v in out.items()}

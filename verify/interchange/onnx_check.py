@@ -16,6 +16,7 @@ from verify.errors import InternalError
 from verify.exact.limits import INT64_LIMIT
 from verify.obligation import Obligation
 from verify.result import Counterexample, Result, Verdict
+from verify.spec_terms import on_columns
 
 from .onnx_io import Loaded, Reference, onnxruntime_available
 from .onnx_semantics import Exactness
@@ -226,7 +227,7 @@ def _domain_points(ob: Obligation) -> tuple[list[np.ndarray], int, str]:
 def _spec_columns(ob: Obligation, rows: np.ndarray) -> dict[str, np.ndarray]:
     dom = ob.domain
     cols = {n: np.asarray(rows[:, i]).astype(np.int64) for i, n in enumerate(dom.names)}
-    want = ob.spec(cols)
+    want = on_columns(ob.spec, cols)
     return {o: np.broadcast_to(np.asarray(want[o]), (len(rows),)) for o in ob.checked_outputs}
 
 

@@ -19,6 +19,7 @@ from verify.network import Plan, SplitEvaluator, narrowest_int
 from verify.obligation import Obligation
 from verify.ops import python_int_batches
 from verify.result import Result, Verdict
+from verify.spec_terms import on_columns
 
 from . import executor
 from .base import Options, confirmed, finish, spec_array, spec_bound, spec_value
@@ -186,7 +187,7 @@ class _BatchBlocks:
             srows.flags.writeable = False
             cols = {n: srows[:, i] for i, n in enumerate(dom.names)}
             with _batches(self.cdtype):
-                want = ob.spec(cols)
+                want = on_columns(ob.spec, cols)
                 member = dom.accept(cols)
             bad = np.zeros(len(rows), dtype=bool)
             for k, o in zip(self.out_idx, ob.checked_outputs):
@@ -272,7 +273,7 @@ class _SplitBlocks:
             bad = _pointwise(ob, cols, [y[k] for k in self.out_idx])
         else:
             with _batches(self.cdtype):
-                want = ob.spec(cols)
+                want = on_columns(ob.spec, cols)
                 member = dom.accept(cols)
             bad = np.zeros(n, dtype=bool)
             for k, o in zip(self.out_idx, ob.checked_outputs):

@@ -26,6 +26,7 @@ from verify.network import Layer, Network, narrowest_int
 from verify.obligation import Factorisation, Form, Obligation
 from verify.ops import python_int_batches
 from verify.result import Counterexample, Result, Verdict
+from verify.spec_terms import on_columns
 
 from .base import Options, extra_constraints, finish, replay, see_output, spec_value, width_for
 from .casesplit import casesplit
@@ -697,7 +698,7 @@ def _enumerate_small(ob: Obligation, reds: list[_Reduced],
         col.flags.writeable = False  # the spec cannot change the rows
     try:
         with python_int_batches() if kind is object else nullcontext():
-            want = fz.form_spec(cols)
+            want = on_columns(fz.form_spec, cols)
     except LoopmlpError:
         raise
     except Exception:  # noqa: BLE001 - a form spec that does not run on batches: per group

@@ -39,6 +39,7 @@ from verify.domains import Domain
 from verify.errors import InternalError
 from verify.network import INT_LIMITS, Network, Plan, narrowest_int
 from verify.obligation import Obligation
+from verify.spec_terms import on_columns
 
 from .base import spec_array
 
@@ -596,7 +597,7 @@ class GridBlocks:
         if self.edges and b in (0, self.count - 1) and not self.probe_block(b, ys, cols):
             raise OffGridError(f"{ob.name}: the spec gives on the grid what it does not give "
                                "on flat columns")
-        want = ob.spec(cols)
+        want = on_columns(ob.spec, cols)
         member = ob.domain.accept(cols)
         bad: list[np.ndarray] = []
         buf = self._flags(full)
@@ -679,7 +680,7 @@ class GridBlocks:
             col.flags.writeable = False
             flat[name] = col
         try:
-            want, want_flat = ob.spec(cols), ob.spec(flat)
+            want, want_flat = on_columns(ob.spec, cols), on_columns(ob.spec, flat)
             member, member_flat = dom.accept(cols), dom.accept(flat)
             pairs = [(spec_array(ob, o, want[o]), spec_array(ob, o, want_flat[o]))
                      for o in ob.checked_outputs]
