@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from collections.abc import Callable, Iterator
 from io import StringIO
 from pathlib import Path
@@ -268,3 +269,17 @@ def test_a_workers_counterexample_is_replayed_here() -> None:
     out, err = StringIO(), StringIO()
     assert main(["prove", "--distribute", "obligations"], out, err) == 2
     assert "needs --executor processes or dask" in err.getvalue()
+
+
+def test_processes_recover_a_pool_broken_before_the_map(tmp_path: Path) -> None:
+    # A worker that died between two maps leaves a pool that refuses new work at submit
+    # time (not only at result time): the next map must restart it, not fail.
+    with executor.ProcessExecutor(1) as ex:
+        marker = tmp_path / "died"
+        assert list(ex.map(die_once, [1], str(marker))) == [1]  # the pool is up
+        ex._pool.submit(os._exit, 1)
+        deadline = time.monotonic() + 30
+        while not ex._pool._broken and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ex._pool._broken  # the pool is broken before the map starts
+        assert list(ex.map(die_once, range(6), str(marker))) == [x * x for x in range(6)]

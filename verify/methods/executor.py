@@ -118,12 +118,13 @@ class ProcessExecutor(Executor):
         nxt, restarts = 0, 0
         try:
             while ahead or nxt < len(items):
-                while nxt < len(items) and len(ahead) < 2 * self.workers:
-                    ahead.append((nxt, pool.submit(*_args(fn, context, items[nxt]))))
-                    nxt += 1
-                index, future = ahead[0]
                 try:
-                    result = future.result()
+                    # A pool whose worker died refuses new work as well as pending results:
+                    # both go to the restart below.
+                    while nxt < len(items) and len(ahead) < 2 * self.workers:
+                        ahead.append((nxt, pool.submit(*_args(fn, context, items[nxt]))))
+                        nxt += 1
+                    result = ahead[0][1].result()
                 except BrokenProcessPool:
                     # A worker died: every item not yet returned goes to a fresh pool.
                     restarts += 1
@@ -132,8 +133,9 @@ class ProcessExecutor(Executor):
                                            f"{restarts} times; giving up") from None
                     pool = self._fresh_pool()
                     pending = [i for i, _ in ahead]
-                    ahead = deque((i, pool.submit(*_args(fn, context, items[i])))
-                                  for i in pending)
+                    ahead = deque()
+                    for i in pending:
+                        ahead.append((i, pool.submit(*_args(fn, context, items[i]))))
                     continue
                 ahead.popleft()
                 yield result
