@@ -65,12 +65,6 @@ def reading() -> Iterator[None]:
         _DEPTH.reset(token)
 
 
-def read(spec: Callable[[Any], Any], values: Any) -> Any:
-    """``spec(values)`` under :func:`reading`."""
-    with reading():
-        return spec(values)
-
-
 def _positive_constant(z3: Any, d: Any) -> bool:
     if isinstance(d, bool):
         return False
@@ -102,95 +96,83 @@ def _install() -> None:
             return
         import z3
 
-        truth = z3.AstRef.__bool__
-
-        def guarded_truth(self: Any) -> bool:
-            if active() and not (z3.is_true(self) or z3.is_false(self)):
-                raise SpecReadingError(
-                    f"the spec takes the truth of the symbolic condition {str(self)[:80]!r} "
-                    "(a Python if, and, or, not, min or max on a solver term); z3 would read it "
-                    f"structurally, not by value: {HINT}")
-            return truth(self)
-
-        z3.AstRef.__bool__ = guarded_truth  # type: ignore[method-assign]
-
-        def division(name: str, orig: Callable[..., Any]) -> Callable[..., Any]:
-            def guarded(self: Any, other: Any) -> Any:
+        def guard(orig: Callable[..., Any],
+                  refuse: Callable[..., str | None]) -> Callable[..., Any]:
+            """``orig``, raising ``refuse(...)`` of its arguments (when not None) inside
+            :func:`reading`."""
+            def guarded(*args: Any, **kwargs: Any) -> Any:
                 if active():
-                    raise SpecReadingError(
-                        f"the spec divides a solver term with '/' ({name}): true division in "
-                        f"Python, integer division in z3; use // on plain ints or {HINT}")
-                return orig(self, other)
+                    why = refuse(*args, **kwargs)
+                    if why is not None:
+                        raise SpecReadingError(why)
+                return orig(*args, **kwargs)
             return guarded
 
-        def remainder(name: str, orig: Callable[..., Any], reflected: bool) -> Callable[..., Any]:
-            def guarded(self: Any, other: Any) -> Any:
+        def truth(self: Any) -> str | None:
+            if z3.is_true(self) or z3.is_false(self):
+                return None
+            return (f"the spec takes the truth of the symbolic condition {str(self)[:80]!r} "
+                    "(a Python if, and, or, not, min or max on a solver term); z3 would read "
+                    f"it structurally, not by value: {HINT}")
+
+        def division(name: str) -> Callable[..., str | None]:
+            return lambda self, other: (
+                f"the spec divides a solver term with '/' ({name}): true division in "
+                f"Python, integer division in z3; use // on plain ints or {HINT}")
+
+        def remainder(reflected: bool) -> Callable[..., str | None]:
+            def why(self: Any, other: Any) -> str | None:
                 divisor = self if reflected else other
-                if active() and not _positive_constant(z3, divisor):
-                    raise SpecReadingError(
-                        f"the spec takes '%' of a solver term by {str(divisor)[:40]!r}: only a "
+                if _positive_constant(z3, divisor):
+                    return None
+                return (f"the spec takes '%' of a solver term by {str(divisor)[:40]!r}: only a "
                         "positive constant divisor means the same in Python and z3 (Python's "
                         f"remainder takes the divisor's sign, z3's is never negative); {HINT}")
-                return orig(self, other)
-            return guarded
+            return why
 
-        def power(name: str, orig: Callable[..., Any], reflected: bool) -> Callable[..., Any]:
-            def guarded(self: Any, other: Any) -> Any:
+        def power(reflected: bool) -> Callable[..., str | None]:
+            def why(self: Any, other: Any) -> str | None:
                 exponent = self if reflected else other
-                if active() and not _natural_constant(z3, exponent):
-                    raise SpecReadingError(
-                        f"the spec raises a solver term to the power {str(exponent)[:40]!r}: "
+                if _natural_constant(z3, exponent):
+                    return None
+                return (f"the spec raises a solver term to the power {str(exponent)[:40]!r}: "
                         "only a constant exponent of at least 0 means the same in Python and "
                         f"z3 (a negative one gives a float in Python); {HINT}")
-                return orig(self, other)
-            return guarded
+            return why
 
-        for name, reflected in (("__pow__", False), ("__rpow__", True)):
-            setattr(z3.ArithRef, name, power(name, z3.ArithRef.__dict__[name], reflected))
-
-        term_hash = z3.ExprRef.__hash__
-
-        def guarded_hash(self: Any) -> int:
-            if active():
-                raise SpecReadingError(
-                    f"the spec hashes the solver term {str(self)[:80]!r} (a dict or set "
+        def hashed(self: Any) -> str:
+            return (f"the spec hashes the solver term {str(self)[:80]!r} (a dict or set "
                     "lookup): Python finds a key by value, a term hashes as an expression, so "
                     f"the lookup would silently miss; {HINT}")
-            return term_hash(self)
 
-        z3.ExprRef.__hash__ = guarded_hash  # type: ignore[method-assign]
-
-        invert = z3.BoolRef.__invert__
-
-        def guarded_invert(self: Any) -> Any:
-            if active():
-                raise SpecReadingError(
-                    f"the spec takes '~' of the condition {str(self)[:80]!r}: z3's Not, but "
+        def inverted(self: Any) -> str:
+            return (f"the spec takes '~' of the condition {str(self)[:80]!r}: z3's Not, but "
                     "-2 or -1 on a Python bool (both true); use verify.ops.logical_not")
-            return invert(self)
 
-        z3.BoolRef.__invert__ = guarded_invert  # type: ignore[method-assign]
+        def float_value(val: Any, ctx: Any = None) -> str | None:
+            if not isinstance(val, float):
+                return None
+            return (f"the spec combines a solver term with the float {val!r}: z3 reads it as "
+                    "an exact rational, Python rounds; a spec computes with ints only")
+
+        z3.AstRef.__bool__ = guard(z3.AstRef.__bool__, truth)  # type: ignore[method-assign]
+        z3.ExprRef.__hash__ = guard(z3.ExprRef.__hash__, hashed)  # type: ignore[method-assign]
+        z3.BoolRef.__invert__ = guard(  # type: ignore[method-assign]
+            z3.BoolRef.__invert__, inverted)
+        for name, reflected in (("__pow__", False), ("__rpow__", True)):
+            setattr(z3.ArithRef, name, guard(z3.ArithRef.__dict__[name], power(reflected)))
 
         import z3.z3 as z3_module
 
-        real_val = z3_module.RealVal
-
-        def guarded_real_val(val: Any, ctx: Any = None) -> Any:
-            if active() and isinstance(val, float):
-                raise SpecReadingError(
-                    f"the spec combines a solver term with the float {val!r}: z3 reads it as "
-                    "an exact rational, Python rounds; a spec computes with ints only")
-            return real_val(val, ctx)
-
-        z3_module.RealVal = guarded_real_val  # what z3's operators call on a float operand
-        z3.RealVal = guarded_real_val
+        # what z3's operators call on a float operand
+        z3_module.RealVal = z3.RealVal = guard(z3_module.RealVal, float_value)
 
         for cls in (z3.ArithRef, z3.BitVecRef):
             for name in ("__truediv__", "__rtruediv__", "__div__"):
                 if name in cls.__dict__:
-                    setattr(cls, name, division(name, cls.__dict__[name]))
+                    setattr(cls, name, guard(cls.__dict__[name], division(name)))
             for name, reflected in (("__mod__", False), ("__rmod__", True)):
-                setattr(cls, name, remainder(name, cls.__dict__[name], reflected))
+                setattr(cls, name, guard(cls.__dict__[name], remainder(reflected)))
         _INSTALLED = True
 
 
