@@ -140,6 +140,14 @@ def _block_problems(comp: Computer, net: Network, plans: Sequence[LayerPlan]) ->
     return problems
 
 
+def exhaustive_step_entries(profile: str, ms: MachineSize) -> list[Entry]:
+    """The step and the invariant of ``profile`` at ``ms``, each over every canonical state."""
+    return [of(f"computer/{profile}/step/monolithic{_tag(ms)}",
+               partial(monolithic, profile, ms), method="exhaustive"),
+            of(f"computer/{profile}/invariant{_tag(ms)}",
+               partial(invariant, profile, ms), method="exhaustive")]
+
+
 def structure_entry(profile: str, size: MachineSize, slow: bool = False,
                     problems_of: Callable[[Computer], list[str]] | None = None,
                     holds: str = "every layer is gadget blocks, copies or an exact identity",
@@ -451,11 +459,7 @@ def entries() -> list[Entry]:
             out.append(structure_entry(profile, ms, slow=size[0] > 16))
             out.append(compositional_entry(profile, ms, slow=size[0] > 16))
         for size in EXHAUSTIVE_SIZES:
-            ms = MachineSize(*size)
-            out.append(of(f"computer/{profile}/step/monolithic{_tag(ms)}",
-                          partial(monolithic, profile, ms), method="exhaustive"))
-            out.append(of(f"computer/{profile}/invariant{_tag(ms)}",
-                          partial(invariant, profile, ms), method="exhaustive"))
+            out += exhaustive_step_entries(profile, MachineSize(*size))
         ms = MachineSize(*SMT_SIZE)
         out.append(of(f"computer/{profile}/step/monolithic{_tag(ms)}",
                       partial(monolithic, profile, ms), method="smt", slow=True))

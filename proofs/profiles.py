@@ -30,7 +30,7 @@ from verify.obligation import Obligation
 from verify.result import Result, Verdict
 
 from . import computer
-from .computer import EXHAUSTIVE_SIZES, SMT_SIZE, invariant, monolithic
+from .computer import EXHAUSTIVE_SIZES, SMT_SIZE, monolithic
 from .registry import Entry, of
 
 RELU_LAYERS = {"three-layer": 3, "two-layer": 2}
@@ -233,10 +233,7 @@ def entries() -> list[Entry]:
             out.append(structure_entry(profile, ms, direct_weights(profile, ms) > SLOW_WEIGHTS))
         for s in EXHAUSTIVE_SIZES:
             ms = MachineSize(*s)
-            out.append(of(f"computer/{profile}/step/monolithic{_tag(ms)}",
-                          partial(monolithic, profile, ms), method="exhaustive"))
-            out.append(of(f"computer/{profile}/invariant{_tag(ms)}",
-                          partial(invariant, profile, ms), method="exhaustive"))
+            out += computer.exhaustive_step_entries(profile, ms)
             out.append(of(f"computer/{profile}/equals/{AGAINST}{_tag(ms)}",
                           partial(equals, profile, ms), method="exhaustive",
                           slow=len(state_names(ms)) > SLOW_WIDTH))

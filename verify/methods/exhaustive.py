@@ -123,15 +123,20 @@ def _grid_blocks(ob: Obligation, chunk: int, probe: bool = True) -> GridBlocks |
     return blocks
 
 
+def _spread(ob: Obligation, opts: Options, blocks: Any, kind: str) -> tuple[Any, Any]:
+    """The found points of each of ``blocks`` in order, computed on the current executor's
+    workers (shipped as a ``kind`` job when they are remote) or here; and that executor."""
+    ex = executor.current()
+    if ex is not None and ex.remote:
+        job = _Job(executor.ship(ob), opts.chunk, kind)
+        return ex.map(_remote_block, range(blocks.count), job), ex
+    return _in_order(blocks, blocks.count, ex.workers if ex is not None else _workers()), ex
+
+
 def _exhaustive_grid(ob: Obligation, opts: Options, blocks: GridBlocks, t0: float) -> Result:
     """The blocks of :class:`~verify.methods.grid.GridBlocks` in order, spread over the
     executor's workers."""
-    ex = executor.current()
-    if ex is not None and ex.remote:
-        job = _Job(executor.ship(ob), opts.chunk, "grid")
-        found = ex.map(_remote_block, range(blocks.count), job)
-    else:
-        found = _in_order(blocks, blocks.count, ex.workers if ex is not None else _workers())
+    found, ex = _spread(ob, opts, blocks, "grid")
     return _collect(ob, opts, found, ob.domain.count, t0, ex,
                     arithmetic=blocks.evaluator.arithmetic,
                     max_partial_sum=blocks.evaluator.bound, path="grid")
@@ -293,12 +298,7 @@ def _exhaustive_split(ob: Obligation, opts: Options, plan: Plan, inner: Domain, 
     # picks is the one the workers use.
     blocks = _SplitBlocks(ob, plan, inner, outer, opts.chunk)
     arithmetic = blocks.evaluator.arithmetic
-    ex = executor.current()
-    if ex is not None and ex.remote:
-        job = _Job(executor.ship(ob), opts.chunk, "split")
-        found = ex.map(_remote_block, range(blocks.count), job)
-    else:
-        found = _in_order(blocks, blocks.count, ex.workers if ex is not None else _workers())
+    found, ex = _spread(ob, opts, blocks, "split")
     return _collect(ob, opts, found, ob.domain.count, t0, ex, arithmetic=arithmetic,
                     max_partial_sum=plan.max_partial_sum)
 

@@ -42,6 +42,9 @@ class _Narrower:
             *_ARITH, "BNEG", "BNOT", "CONCAT", "EXTRACT", "ZERO_EXT", "SIGN_EXT", "BSHL", "BLSHR",
             "BASHR", "ITE", "EQ", "DISTINCT", "BNUM")}
         self.op = op
+        self.makers = {  # the binary operations rebuilt operand by operand
+            op["BADD"]: z3.Z3_mk_bvadd, op["BSUB"]: z3.Z3_mk_bvsub, op["BMUL"]: z3.Z3_mk_bvmul,
+            op["BAND"]: z3.Z3_mk_bvand, op["BOR"]: z3.Z3_mk_bvor, op["BXOR"]: z3.Z3_mk_bvxor}
         self.made: list[Any] = []
         # Per term id: the term, its operands, its operator (-1 for none), its width (0: not a
         # bit-vector), its numeral value (None: not a numeral).
@@ -255,8 +258,7 @@ class _Narrower:
             return self._numeral(value, d)
         if not args:
             return self._cut(self.term[i], d, n)
-        mk = {op["BADD"]: z3.Z3_mk_bvadd, op["BSUB"]: z3.Z3_mk_bvsub, op["BMUL"]: z3.Z3_mk_bvmul,
-              op["BAND"]: z3.Z3_mk_bvand, op["BOR"]: z3.Z3_mk_bvor, op["BXOR"]: z3.Z3_mk_bvxor}
+        mk = self.makers
         if k in mk:
             out = self.get(args[0], d)
             for a in args[1:]:
